@@ -1,0 +1,31 @@
+"""Shared fixtures and helpers for the test suite."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from trajectories.machines import qutrit
+from trajectories.models import LindbladModel, ResetModel
+
+
+@pytest.fixture
+def qutrit_reset() -> ResetModel:
+    """The default two-qutrit machine in the reset model, maximal gradient."""
+    return ResetModel(
+        qutrit(g=0.01, theta=0.3), p_A=0.002, p_B=0.01, T_A=math.inf, T_B=0.0
+    )
+
+
+@pytest.fixture
+def qutrit_lindblad() -> LindbladModel:
+    """The Lindblad model of Fig. 5(b) at one temperature pair."""
+    return LindbladModel(
+        qutrit(g=1.6e-3, eps=3.0),
+        T_A=3.0,
+        T_B=0.2,
+        Gamma_A=1e-4,
+        Gamma_B=5e-3,
+        dephasing=3.5e-5,
+    )

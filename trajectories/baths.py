@@ -1,0 +1,145 @@
+"""Bath temperatures, thermal states and Bose-Einstein rates.
+
+Temperatures are floats in units of the first gap of system A (hbar = k_B = 1):
+
+* ``0.0``: zero temperature (the ground state),
+* ``0 < T < inf``: a Gibbs state,
+* ``math.inf``: infinite temperature (the maximally mixed state),
+* ``INVERTED`` (``-0.0``, written ``"-0"`` in configs): population inversion, the limit
+  ``T -> 0^-`` of App. G, in which all population sits in the highest level.
+
+Any other negative temperature is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+INVERTED = -0.0
+"""The population-inversion temperature ``T -> 0^-`` (App. G)."""
+
+_ENERGY_TOL = 1e-12
+
+
+def is_inverted(T: float) -> bool:
+    """True for the population-inversion temperature ``T -> 0^-``."""
+    return T == 0.0 and math.copysign(1.0, T) < 0
+
+
+def parse_temperature(value: float | str, name: str = "T") -> float:
+    """Read a temperature: a number >= 0, ``inf``, or ``"-0"`` for population inversion.
+
+    Examples
+    --------
+    >>> parse_temperature("inf"), parse_temperature(0.5)
+    (inf, 0.5)
+    >>> is_inverted(parse_temperature("-0"))
+    True
+    """
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"-0", "-0.0", "0-", "inversion", "inverted"}:
+            return INVERTED
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(
+                f"{name}={value!r} is not a temperature: expected a number >= 0, "
+                "'inf', or '-0' (population inversion)"
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+        raise ValueError(f"{name}={value!r} must be a number, 'inf' or '-0'")
+    T = float(value)
+    if math.isnan(T):
+        raise ValueError(f"{name}=nan is not a temperature: expected T >= 0, inf or -0")
+    if T < 0 or T == -math.inf:
+        raise ValueError(
+            f"{name}={T} is negative: valid temperatures are 0 <= T <= inf, or '-0' "
+            "for population inversion (T -> 0^-)"
+        )
+    return T
+
+
+def thermal_populations(
+    energies: Sequence[float] | NDArray[np.float64], T: float
+) -> NDArray[np.float64]:
+    """Populations of the thermal state ``exp(-H/T)/Z`` of a diagonal Hamiltonian.
+
+    Degenerate ground (or, for inversion, top) levels share the population equally.
+
+    Examples
+    --------
+    >>> thermal_populations([0.0, 1.0, 2.0], 0.0)
+    array([1., 0., 0.])
+    >>> thermal_populations([0.0, 1.0], float("inf"))
+    array([0.5, 0.5])
+    """
+    E = np.asarray(energies, dtype=float)
+    T = parse_temperature(T)
+    if T == math.inf:
+        w = np.ones_like(E)
+    elif is_inverted(T):
+        w = (E >= E.max() - _ENERGY_TOL).astype(float)
+    elif T == 0.0:
+        w = (E <= E.min() + _ENERGY_TOL).astype(float)
+    else:
+        w = np.exp(-(E - E.min()) / T)
+    return w / w.sum()
+
+
+def thermal_state(
+    energies: Sequence[float] | NDArray[np.float64], T: float
+) -> NDArray[np.float64]:
+    """The thermal state tau = exp(-H/T)/Z (Eq. 4) as a dense (d, d) matrix."""
+    return np.diag(thermal_populations(energies, T))
+
+
+def bose_einstein(E: float, T: float) -> float:
+    """Mean occupation n_B(E, T) = 1/(exp(E/T) - 1) of a bosonic mode, E > 0 (Eq. F1).
+
+    At population inversion (T -> 0^-) this tends to -1.
+
+    Examples
+    --------
+    >>> bose_einstein(1.0, 0.0)
+    0.0
+    >>> round(bose_einstein(1.0, 1.0), 6)
+    0.581977
+    """
+    if not E > 0:
+        raise ValueError(f"transition energy E={E} must be > 0 for Bose-Einstein rates")
+    T = parse_temperature(T)
+    if T == math.inf:
+        return math.inf
+    if is_inverted(T):
+        return -1.0
+    if T == 0.0:
+        return 0.0
+    return 1.0 / math.expm1(E / T)
+
+
+def transition_rates(Gamma: float, E: float, T: float) -> tuple[float, float]:
+    """Absorption and emission rates (Gamma^+, Gamma^-) of one transition (Eq. F1).
+
+    Gamma^+ = Gamma n_B and Gamma^- = Gamma (1 + n_B), so that Gamma^+/Gamma^- =
+    exp(-E/T) (Eq. F5). At population inversion the magnitudes are taken, giving
+    (Gamma, 0). Infinite temperature makes both rates diverge and is refused.
+
+    Examples
+    --------
+    >>> transition_rates(2.0, 1.0, 0.0)
+    (0.0, 2.0)
+    """
+    if not (Gamma >= 0 and math.isfinite(Gamma)):
+        raise ValueError(f"Gamma={Gamma} must be a finite rate >= 0")
+    n = bose_einstein(E, T)
+    if n == math.inf:
+        raise ValueError(
+            f"T={T}: the Lindblad model needs a finite temperature (Bose-Einstein "
+            "rates diverge at T = inf); valid range 0 <= T < inf, or '-0'"
+        )
+    return Gamma * abs(n), Gamma * abs(1.0 + n)

@@ -1,0 +1,185 @@
+"""Exact references: steady states, time evolution e^{Lt} rho, and the filter (Eq. 5).
+
+Every stochastic estimate of the package is validated against these functions.
+
+* ``steady_state``: the unique zero of the Liouvillian, solved in the reduced space of
+  ``liouvillian.reachable_support`` (App. B, C) with a trace constraint; a singular
+  system (no unique steady state) raises ``NonUniqueSteadyStateError``. ``method=
+  "dense"`` (SVD null space of the full Liouvillian) and ``"qutip"``
+  (``qutip.steadystate``) are independent references.
+* ``evolve``: e^{L t} rho_0 by ``scipy.sparse.linalg.expm_multiply``.
+* ``herald``: the four joint outcome probabilities, p_suc and rho' (Eq. 5).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.linalg import expm_multiply
+
+from trajectories.filters import OUTCOMES, Filter
+from trajectories.liouvillian import diagonal_indices, reachable_support, unvec
+from trajectories.models import OpenSystem
+
+RCOND_MIN = 1e-14
+"""Reciprocal condition number below which the steady state is declared not unique."""
+
+
+class NonUniqueSteadyStateError(ValueError):
+    """The Liouvillian has no unique steady state (kernel not one-dimensional)."""
+
+
+def _hermitian_unit_trace(rho: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    rho = 0.5 * (rho + rho.conj().T)
+    return rho / np.trace(rho).real
+
+
+def solve_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
+    """The unique trace-one zero of a Liouvillian (D^2, D^2), via its reduced space."""
+    support = reachable_support(L, diagonal_indices(D))
+    L_R = L[support][:, support].toarray()
+    is_pop = np.isin(support, diagonal_indices(D))
+    scale = max(np.abs(L_R).max(), 1e-300)
+    row = int(np.flatnonzero(is_pop)[0])
+    L_R[row] = is_pop * scale
+    rhs = np.zeros(support.size, dtype=complex)
+    rhs[row] = scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", la.LinAlgWarning)  # singularity checked below
+        lu, piv = la.lu_factor(L_R, check_finite=False)
+    (gecon,) = la.get_lapack_funcs(("gecon",), (lu,))
+    rcond, _ = gecon(lu, np.abs(L_R).sum(axis=0).max(), norm="1")
+    if not rcond > RCOND_MIN:
+        raise NonUniqueSteadyStateError(
+            f"the steady state is not unique (reduced Liouvillian of size "
+            f"{support.size} "
+            f"is singular, rcond={rcond:.2g}): check that p_A, p_B (or Gamma) make "
+            "the dynamics ergodic"
+        )
+    x = la.lu_solve((lu, piv), rhs, check_finite=False)
+    return _hermitian_unit_trace(unvec(x, support, D))
+
+
+def steady_state(
+    model: OpenSystem, *, method: str = "reduced", interaction_picture: bool = True
+) -> NDArray[np.complex128]:
+    """The steady state of ``model`` as a dense (D, D) density matrix.
+
+    ``method``: ``"reduced"`` (default, fast), ``"dense"`` (SVD of the full
+    Liouvillian, small D only) or ``"qutip"`` (``qutip.steadystate``).
+
+    Examples
+    --------
+    >>> from trajectories.machines import qutrit
+    >>> from trajectories.models import ResetModel
+    >>> rho = steady_state(ResetModel(qutrit(g=0.01), p_A=0.001, p_B=0.01))
+    >>> rho.shape, round(float(np.trace(rho).real), 12)
+    ((9, 9), 1.0)
+    """
+    D = model.machine.dim
+    if method == "reduced":
+        return solve_steady_state(model.liouvillian(interaction_picture), D)
+    if method == "dense":
+        return _dense_steady_state(model.liouvillian(interaction_picture), D)
+    if method == "qutip":
+        import qutip
+
+        H, c_ops = model.to_qutip(interaction_picture)
+        return _hermitian_unit_trace(qutip.steadystate(H, c_ops).full())
+    raise ValueError(f"method={method!r} must be 'reduced', 'dense' or 'qutip'")
+
+
+def _dense_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
+    if D > 40:
+        raise ValueError(f"method='dense' needs D <= 40 (got D={D}); use 'reduced'")
+    _, s, vh = la.svd(L.toarray())
+    tol = s[0] * 1e-12
+    nullity = int(np.sum(s < tol))
+    if nullity != 1:
+        raise NonUniqueSteadyStateError(
+            f"the Liouvillian kernel has dimension {nullity} "
+            f"(singular values < {tol:.2g})"
+        )
+    return _hermitian_unit_trace(vh[-1].conj().reshape(D, D, order="F"))
+
+
+def evolve(
+    model: OpenSystem,
+    rho0: NDArray[np.complex128],
+    times: Sequence[float] | NDArray[np.float64],
+    *,
+    interaction_picture: bool = True,
+) -> NDArray[np.complex128]:
+    """e^{L t} rho0 at each of ``times`` (increasing, >= 0): array (n_times, D, D).
+
+    In the interaction picture (default) coherences between non-degenerate levels do
+    not rotate; populations, p_suc and every quantity of the filtered state inside
+    degenerate subspaces are the same in both pictures.
+    """
+    D = model.machine.dim
+    rho0 = np.asarray(rho0, dtype=complex)
+    if rho0.shape != (D, D):
+        raise ValueError(f"rho0 has shape {rho0.shape}; the machine needs ({D}, {D})")
+    t = np.asarray(times, dtype=float)
+    if (
+        t.ndim != 1
+        or np.any(~np.isfinite(t))
+        or np.any(t < 0)
+        or np.any(np.diff(t) < 0)
+    ):
+        raise ValueError(f"times={t} must be finite, >= 0 and non-decreasing")
+    L = model.liouvillian(interaction_picture).tocsc()
+    out = np.empty((t.size, D, D), dtype=complex)
+    x, t_prev = rho0.reshape(-1, order="F"), 0.0
+    for k, tk in enumerate(t):
+        if tk > t_prev:
+            x = expm_multiply(L * (tk - t_prev), x)
+            t_prev = tk
+        out[k] = x.reshape(D, D, order="F")
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Herald:
+    """The filter applied to a state: outcome probabilities, p_suc and rho' (Eq. 5)."""
+
+    probabilities: dict[str, float]
+    rho_post: NDArray[np.complex128]
+
+    @property
+    def p_suc(self) -> float:
+        """Tr[(Pi_A (x) Pi_B) rho] (Eq. 5)."""
+        return self.probabilities["pass_pass"]
+
+
+def herald(rho: NDArray[np.complex128], filt: Filter) -> Herald:
+    """Apply the local filters to rho (D, D): probabilities of the four joint outcomes
+    and the post-selected rho' in the relabelled filtered subspace (Eq. 5)."""
+    rho = np.asarray(rho, dtype=complex)
+    D = filt.dims[0] * filt.dims[1]
+    if rho.shape != (D, D):
+        raise ValueError(f"rho has shape {rho.shape}; the filter needs ({D}, {D})")
+    probs = {
+        name: float(np.real(np.trace(P @ rho)))
+        for name, P in filt.joint_projectors().items()
+    }
+    if probs["pass_pass"] <= 0:
+        raise ValueError("the filter never succeeds on this state (p_suc = 0)")
+    V = filt.isometry()
+    return Herald(probs, V.conj().T @ rho @ V / probs["pass_pass"])
+
+
+def filter_superoperators(filt: Filter) -> dict[str, sp.csr_matrix]:
+    """The four outcome maps rho -> P rho P as sparse (D^2, D^2) superoperators."""
+    out = {}
+    for name, P in filt.joint_projectors().items():
+        Ps = sp.csr_matrix(P)
+        out[name] = sp.kron(Ps.T, Ps, format="csr")
+    assert set(out) == set(OUTCOMES)
+    return out
