@@ -1,0 +1,10 @@
+"""The paper's closed forms, one module per machine, each tested against exact numerics.
+
+* ``qutrit``: Eqs. 6, 8 and B2-B11 (two-qutrit machine, reset model, T_A = inf, T_B = 0)
+* ``qudit``: Eq. 12, the steady state C2-C3 and the limit C12
+* ``one_step``: Eqs. E3-E10 (one-step machines, g -> 0 limits)
+* ``small_machines``: App. G (qubit-qubit and qubit-qutrit machines)
+
+Where the paper has a typo, the function implements the corrected form and its docstring
+and test say what was changed.
+"""
