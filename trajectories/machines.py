@@ -255,8 +255,9 @@ def qutrit(
     """The two-qutrit machine of Eqs. 1-3: g1 = g cos(theta), g2 = g sin(theta).
 
     Optional g3 |1,1><0,2| + h.c. (Eq. A1). Filter Pi_A = |0><0| + |1><1|,
-    Pi_B = |1><1| + |2><2| (Eq. 5); target sin(theta)|0,1> + cos(theta)|1,0> in the
-    relabelled basis (Eq. 7).
+    Pi_B = |1><1| + |2><2| (Eq. 5); target cos(theta)|0,1> + sin(theta)|1,0> in the
+    relabelled basis (Eq. 7 with sin and cos swapped: relabelled |0,1> is |0,2>, fed
+    by g1).
     """
     _positive(g, "g", allow_zero=True)
     _positive(eps, "eps")

@@ -90,7 +90,7 @@ class OpenSystem:
         import qutip
 
         dims = [list(self.machine.dims), list(self.machine.dims)]
-        H = qutip.Qobj(self.hamiltonian(interaction_picture), dims=dims)
+        H = qutip.Qobj(sp.csr_matrix(self.hamiltonian(interaction_picture)), dims=dims)
         c_ops = [qutip.Qobj(j.op, dims=dims) for j in self.jump_operators()]
         return H, c_ops
 
