@@ -42,30 +42,45 @@ def compare(label: str, model: OpenSystem, repeat: int, target_s: float) -> None
     H, c_ops = model.to_qutip(interaction_picture=True)
     peer = qutip.steadystate(H, c_ops).full()
     t_ours = best_time(lambda: steady_state(model), repeat)
-    t_peer = best_time(lambda: qutip.steadystate(*model.to_qutip()), max(1, repeat // 10))
+    t_peer = best_time(
+        lambda: qutip.steadystate(*model.to_qutip()), max(1, repeat // 10)
+    )
     t_peer_solve = best_time(lambda: qutip.steadystate(H, c_ops), max(1, repeat // 10))
     diff = np.abs(ours - peer).max()
     status = "met" if t_ours < target_s else "MISSED"
     print(f"{label}")
-    print(f"  reduced solver      {t_ours * 1e3:10.3f} ms   "
-          f"(target < {target_s * 1e3:g} ms: {status})")
-    print(f"  qutip.steadystate   {t_peer_solve * 1e3:10.3f} ms   "
-          f"(+ building Qobjs: {t_peer * 1e3:.3f} ms)")
+    print(
+        f"  reduced solver      {t_ours * 1e3:10.3f} ms   "
+        f"(target < {target_s * 1e3:g} ms: {status})"
+    )
+    print(
+        f"  qutip.steadystate   {t_peer_solve * 1e3:10.3f} ms   "
+        f"(+ building Qobjs: {t_peer * 1e3:.3f} ms)"
+    )
     print(f"  speed-up            {t_peer_solve / t_ours:10.1f} x")
     print(f"  max |rho - rho_qutip| = {diff:.2e}")
 
 
 def main() -> None:
     """Run both benchmarks."""
-    compare("two-qutrit machine, reset model (Eq. 4), T_A = inf, T_B = 0",
-            ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01, T_A=math.inf, T_B=0.0),
-            repeat=200, target_s=5e-3)
-    compare("two-qutrit machine, reset model, T_A = 2, T_B = 0.3",
-            ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01, T_A=2.0, T_B=0.3),
-            repeat=200, target_s=5e-3)
-    compare("one-step machine (Eq. E1), d = 20, 400 joint levels",
-            ResetModel(one_step(20, g=1e-3, g1=5e-3), p_A=1e-3, p_B=1e-2),
-            repeat=5, target_s=1.0)
+    compare(
+        "two-qutrit machine, reset model (Eq. 4), T_A = inf, T_B = 0",
+        ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01, T_A=math.inf, T_B=0.0),
+        repeat=200,
+        target_s=5e-3,
+    )
+    compare(
+        "two-qutrit machine, reset model, T_A = 2, T_B = 0.3",
+        ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01, T_A=2.0, T_B=0.3),
+        repeat=200,
+        target_s=5e-3,
+    )
+    compare(
+        "one-step machine (Eq. E1), d = 20, 400 joint levels",
+        ResetModel(one_step(20, g=1e-3, g1=5e-3), p_A=1e-3, p_B=1e-2),
+        repeat=5,
+        target_s=1.0,
+    )
 
 
 if __name__ == "__main__":

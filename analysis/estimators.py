@@ -1,0 +1,113 @@
+"""Estimators with standard errors: means, ratios, batch means, autocorrelation times.
+
+Pure functions of arrays. A standard error (SE) is always that of the estimator it is
+returned with; ``z_score`` compares an estimate with an exact value in units of its SE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A scalar estimate with its standard error and sample size."""
+
+    value: float
+    se: float
+    n: int
+
+    def z(self, exact: float) -> float:
+        """(value - exact) / se."""
+        return z_score(self.value, self.se, exact)
+
+    def __repr__(self) -> str:
+        return f"{self.value:.6g} ± {self.se:.2g} (n={self.n})"
+
+
+def z_score(value: float, se: float, exact: float) -> float:
+    """(value - exact)/se; 0 if the difference and se both vanish, inf if only se."""
+    diff = value - exact
+    if se > 0:
+        return float(diff / se)
+    return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+
+
+def mean_se(samples: ArrayLike, axis: int = 0) -> tuple[NDArray, NDArray]:
+    """Sample mean and its standard error std/sqrt(n) along ``axis`` (ddof = 1)."""
+    x = np.asarray(samples)
+    n = x.shape[axis]
+    if n < 2:
+        raise ValueError(f"need at least 2 samples for a standard error, got n={n}")
+    mean = x.mean(axis=axis)
+    if np.iscomplexobj(x):
+        se = x.real.std(axis=axis, ddof=1) + 1j * x.imag.std(axis=axis, ddof=1)
+        return mean, se / math.sqrt(n)
+    return mean, x.std(axis=axis, ddof=1) / math.sqrt(n)
+
+
+def moments_mean_se(
+    total: NDArray, total_sq: NDArray, n: int
+) -> tuple[NDArray, NDArray]:
+    """Mean and SE from running sums of x and x^2 over n independent samples.
+
+    For complex x pass the sums of Re/Im squares as ``total_sq.real``/``.imag``; the SE
+    is returned as se(Re) + 1j se(Im).
+    """
+    if n < 2:
+        raise ValueError(f"need at least 2 samples for a standard error, got n={n}")
+    mean = total / n
+    if np.iscomplexobj(total):
+        var_re = (total_sq.real - n * mean.real**2) / (n - 1)
+        var_im = (total_sq.imag - n * mean.imag**2) / (n - 1)
+        se = np.sqrt(np.clip(var_re, 0, None) / n) + 1j * np.sqrt(
+            np.clip(var_im, 0, None) / n
+        )
+        return mean, se
+    var = (total_sq - n * mean**2) / (n - 1)
+    return mean, np.sqrt(np.clip(var, 0, None) / n)
+
+
+def ratio_se(num: ArrayLike, den: ArrayLike) -> tuple[float, float]:
+    """Ratio estimator sum(num)/sum(den) with its delta-method standard error."""
+    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    n = a.size
+    if n < 2 or b.size != n:
+        raise ValueError("num and den must have the same length >= 2")
+    r = a.sum() / b.sum()
+    resid = a - r * b
+    se = math.sqrt(resid.var(ddof=1) / n) / abs(b.mean())
+    return float(r), float(se)
+
+
+def batch_means(batches: ArrayLike) -> tuple[float, float]:
+    """Grand mean of equal-length batch means and its batch-means standard error."""
+    x = np.asarray(batches, dtype=float).ravel()
+    mean, se = mean_se(x)
+    return float(mean), float(se)
+
+
+def integrated_autocorrelation_time(
+    batch_means_var: float, batch_length: float, variance: float
+) -> float:
+    """tau_int = b Var(batch mean) / (2 sigma^2) for batches of duration b.
+
+    For a stationary process with variance sigma^2 the mean over a window b >> tau_int
+    has variance 2 tau_int sigma^2 / b: a time average of duration T is worth
+    T / (2 tau_int) independent samples.
+    """
+    if variance <= 0:
+        return math.nan
+    return float(batch_length * batch_means_var / (2.0 * variance))
+
+
+def chi_square_p_value(z: ArrayLike) -> float:
+    """p-value of sum z^2 under a chi-square law with len(z) degrees of freedom."""
+    from scipy.stats import chi2
+
+    z = np.asarray(z, dtype=float).ravel()
+    return float(chi2.sf(np.sum(z**2), z.size))

@@ -1,0 +1,306 @@
+"""The vectorised jump engine: ensembles of trajectories, exact between jumps.
+
+``simulate`` runs ``n_traj`` trajectories of a model (the reset model of Eq. 4 as
+thermal-reset jumps, the Lindblad model of Eqs. F1/F6 as quantum jumps) in chunks of
+state arrays of shape (chunk, D). Each trajectory is event driven: the next event is
+either its next jump (``unravelling.jump_times``) or the next checkpoint common to all
+trajectories (a sample time, a time-average window boundary, or t_max). Nothing is
+discretised in time.
+
+Estimators (``ensemble.Ensemble``): ensemble averages at the sample times, time
+averages over [burn_in, t_max] split into windows (integrals between events in closed
+form for the reset model), and stationary jump rates per channel.
+
+Randomness: an explicit ``numpy.random.Generator``; each chunk spawns its own child
+streams for initial states, jump times and channels, so a run is reproducible bit for
+bit from the generator's seed and ``chunk_size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trajectories.ensemble import ChunkSums, Ensemble, Schedule
+from trajectories.exact import steady_state
+from trajectories.models import OpenSystem, ResetModel
+from trajectories.unravelling import (
+    Unravelling,
+    apply_jumps,
+    channel_weights,
+    choose_channels,
+    jump_times,
+    segment_density_integral,
+)
+
+NORM_TOL = 1e-10
+"""Tolerance on the norm of a pure initial state and the trace of a density matrix."""
+
+
+def initial_density(model: OpenSystem, initial: str | ArrayLike) -> NDArray:
+    """The initial state as a vector (D,) or density matrix (D, D), validated.
+
+    ``"steady"``: the exact steady state; ``"thermal"``: tau_A (x) tau_B of the reset
+    model's baths; otherwise a state vector or density matrix.
+    """
+    D = model.machine.dim
+    if isinstance(initial, str):
+        if initial == "steady":
+            return steady_state(model)
+        if initial == "thermal" and isinstance(model, ResetModel):
+            return np.diag(np.kron(model.tau_A, model.tau_B)).astype(complex)
+        raise ValueError(
+            f"initial={initial!r} must be 'steady', 'thermal' (reset model), a state "
+            f"vector of length {D} or a ({D}, {D}) density matrix"
+        )
+    x = np.asarray(initial, dtype=complex)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("initial state contains NaN or Inf")
+    if x.shape == (D,):
+        norm = np.linalg.norm(x)
+        if abs(norm - 1) > NORM_TOL:
+            raise ValueError(f"initial state vector has norm {norm:.12g}; it must be 1")
+        return x
+    if x.shape == (D, D):
+        if not np.allclose(x, x.conj().T, atol=NORM_TOL):
+            raise ValueError("initial density matrix is not Hermitian")
+        if abs(np.trace(x).real - 1) > NORM_TOL:
+            raise ValueError(
+                f"initial density matrix has trace {np.trace(x).real:.12g}"
+            )
+        if np.linalg.eigvalsh(x).min() < -NORM_TOL:
+            raise ValueError("initial density matrix is not positive semidefinite")
+        return x
+    raise ValueError(
+        f"initial state has shape {x.shape}; expected ({D},) or ({D}, {D})"
+    )
+
+
+def sample_pure_states(
+    state: NDArray, n: int, rng: np.random.Generator
+) -> NDArray[np.complex128]:
+    """n pure states (n, D): copies of a vector, or eigenvectors of a density matrix
+    drawn with their eigenvalues as probabilities (an unbiased ensemble for rho)."""
+    if state.ndim == 1:
+        return np.repeat(state[None, :], n, axis=0)
+    p, V = np.linalg.eigh(state)
+    p = np.clip(p, 0, None)
+    k = rng.choice(p.size, size=n, p=p / p.sum())
+    return np.ascontiguousarray(V[:, k].T)
+
+
+@dataclass
+class _Active:
+    """Arrays of the trajectories of a chunk still running."""
+
+    ids: NDArray[np.int64]
+    c: NDArray[np.complex128]
+    r: NDArray[np.float64]
+    t: NDArray[np.float64]
+    k: NDArray[np.int64]
+    acc: NDArray[np.complex128] | None  # integral over the current window
+    tot: NDArray[np.complex128] | None  # integral over [burn_in, t]
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        for name in ("ids", "c", "r", "t", "k", "acc", "tot"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value[mask])
+
+
+def _check_finite(act: _Active, offset: int) -> None:
+    if np.isfinite(act.c).all():
+        return
+    bad = ~np.isfinite(act.c).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise FloatingPointError(
+            f"non-finite state in trajectory {offset + int(act.ids[i])} at "
+            f"t={act.t[i]:.6g}"
+        )
+
+
+def run_chunk(
+    unr: Unravelling,
+    psi0: NDArray[np.complex128],
+    schedule: Schedule,
+    observables: NDArray[np.complex128],
+    *,
+    rng_times: np.random.Generator,
+    rng_channels: np.random.Generator,
+    offset: int = 0,
+    record_jumps: bool = False,
+) -> ChunkSums:
+    """Run the trajectories starting from psi0 (m, D) to t_max; return their sums."""
+    m, D = psi0.shape
+    out = ChunkSums.empty(m, D, len(unr.channels), observables.shape[0], schedule)
+    cp = schedule.checkpoints
+    windows = schedule.n_windows > 0
+    act = _Active(
+        np.arange(m),
+        unr.to_coords(psi0),
+        rng_times.random(m),
+        np.zeros(m),
+        np.zeros(m, dtype=np.int64),
+        np.zeros((m, D, D), complex) if windows else None,
+        np.zeros((m, D, D), complex) if windows else None,
+    )
+    out.record_samples(0.0, psi0, observables, schedule)
+    while act.ids.size:
+        horizon = cp[act.k] - act.t
+        s = jump_times(unr, act.c, act.r, horizon)
+        jumping = np.isfinite(s)
+        step = np.where(jumping, s, horizon)
+        if act.acc is not None:
+            live = np.flatnonzero(act.t >= schedule.burn_in)
+            if live.size:
+                act.acc[live] += segment_density_integral(unr, act.c[live], step[live])
+        act.c = unr.propagate(act.c, step)
+        act.t = np.where(jumping, act.t + step, cp[act.k])
+        _check_finite(act, offset)
+        arrived = np.flatnonzero(~jumping)
+        if arrived.size:
+            act.c[arrived], act.r[arrived] = unr.rebase(
+                act.c[arrived], act.r[arrived], step[arrived]
+            )
+            psi = unr.to_states(act.c[arrived])
+            out.checkpoint(
+                act.k[arrived],
+                psi,
+                act,
+                arrived,
+                observables,
+                schedule,
+                unr.coords_to_density,
+            )
+            act.k[arrived] += 1
+        jumped = np.flatnonzero(jumping)
+        if jumped.size:
+            psi = unr.to_states(act.c[jumped])
+            psi /= np.linalg.norm(psi, axis=1)[:, None]
+            ch = choose_channels(
+                channel_weights(unr, psi), rng_channels.random(jumped.size)
+            )
+            act.c[jumped] = unr.to_coords(apply_jumps(unr, psi, ch))
+            act.r[jumped] = rng_times.random(jumped.size)
+            out.count_jumps(
+                act.ids[jumped],
+                act.t[jumped],
+                ch,
+                schedule.burn_in,
+                offset if record_jumps else None,
+            )
+            _check_finite(act, offset)
+        if (act.k[arrived] == cp.size).any():
+            act.keep(act.k < cp.size)
+    return out
+
+
+def simulate(
+    model: OpenSystem,
+    *,
+    n_traj: int,
+    rng: np.random.Generator,
+    t_max: float,
+    sample_times: ArrayLike = (),
+    burn_in: float = 0.0,
+    n_windows: int = 0,
+    initial: str | ArrayLike = "steady",
+    observables: Mapping[str, ArrayLike] | None = None,
+    record_jumps: bool = False,
+    chunk_size: int = 8192,
+    interaction_picture: bool = True,
+) -> Ensemble:
+    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max].
+
+    Parameters
+    ----------
+    n_traj
+        Number of trajectories (>= 1).
+    rng
+        The source of all randomness.
+    t_max
+        Horizon (> 0).
+    sample_times
+        Increasing times in [0, t_max] at which ensemble averages are recorded.
+    burn_in, n_windows
+        Time averages are taken over [burn_in, t_max] split into ``n_windows`` equal
+        windows (the batches of the batch-means errors); 0 windows disables them.
+    initial
+        ``"steady"`` (default: the exact steady state, so burn-in is optional),
+        ``"thermal"``, a state vector (D,) or a density matrix (D, D) sampled into pure
+        states.
+    observables
+        Extra named operators (D, D) whose expectations are estimated; the success
+        projector of the machine's filter is always included as ``"p_suc"``.
+    record_jumps
+        Also keep every jump as (trajectory, time, channel).
+    chunk_size
+        Trajectories processed at once; memory is O(chunk_size D^2).
+
+    Examples
+    --------
+    >>> from trajectories.machines import qutrit
+    >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
+    >>> ens = simulate(model, n_traj=200, rng=np.random.default_rng(1), t_max=100.0,
+    ...                sample_times=[100.0])
+    >>> ens.n_traj, ens.density(0)[0].shape
+    (200, (9, 9))
+    """
+    if (
+        isinstance(n_traj, bool)
+        or not isinstance(n_traj, (int, np.integer))
+        or n_traj < 1
+    ):
+        raise ValueError(f"n_traj={n_traj!r} must be an integer >= 1")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
+    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows)
+    unr = Unravelling.from_model(model, interaction_picture)
+    names, ops = _observables(model, observables)
+    start = initial_density(model, initial)
+    n_chunks = -(-int(n_traj) // int(chunk_size))
+    total = None
+    for b, child in enumerate(rng.spawn(n_chunks)):
+        r_init, r_times, r_channels = child.spawn(3)
+        m = min(chunk_size, n_traj - b * chunk_size)
+        sums = run_chunk(
+            unr,
+            sample_pure_states(start, m, r_init),
+            schedule,
+            ops,
+            rng_times=r_times,
+            rng_channels=r_channels,
+            offset=b * chunk_size,
+            record_jumps=record_jumps,
+        )
+        total = sums if total is None else total.merge(sums)
+    return Ensemble(
+        sums=total,
+        schedule=schedule,
+        channel_names=unr.channels.names,
+        observable_names=names,
+        record_jumps=record_jumps,
+    )
+
+
+def _observables(
+    model: OpenSystem, observables: Mapping[str, ArrayLike] | None
+) -> tuple[tuple[str, ...], NDArray[np.complex128]]:
+    D = model.machine.dim
+    ops = {"p_suc": model.machine.filter.success_projector()}
+    for name, op in (observables or {}).items():
+        op = np.asarray(op, dtype=complex)
+        if op.shape != (D, D) or not np.allclose(op, op.conj().T):
+            raise ValueError(
+                f"observable {name!r} must be a Hermitian ({D}, {D}) matrix"
+            )
+        ops[name] = op
+    return tuple(ops), np.stack(list(ops.values()))

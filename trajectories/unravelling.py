@@ -1,0 +1,355 @@
+"""Arrays and pure kernels of the quantum-jump unravelling (exact between jumps).
+
+Every jump operator of the package's models is local and has one nonzero element,
+``L = c |i><j|`` on system A or B (the Kraus jumps sqrt(p w_i)|i><j| of the reset model,
+Eq. 4, and the thermal and dephasing jumps of Eqs. F9-F12). Between jumps a trajectory
+evolves under H_eff = H - i/2 G with G = sum_k L_k^dag L_k diagonal:
+
+* reset model: G = (p_A + p_B) 1, so the norm decays as exp(-(p_A + p_B) t) whatever the
+  state: jump times are a Poisson process and the normalised evolution is unitary;
+* Lindblad model: the jump time solves ||exp(-i H_eff t) psi||^2 = r exactly (Newton on
+  the log-norm with a bisection bracket, to 1e-13 relative).
+
+States are kept in eigen-coordinates, psi = R c with H_eff = R diag(lam) R^-1, so free
+evolution is a phase (or decay) per component. The channel of a jump is drawn with
+probability proportional to ||L_k psi||^2.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg as la
+from numpy.typing import NDArray
+
+from trajectories.models import OpenSystem
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+COND_MAX = 1e8
+"""Largest condition number of the H_eff eigenvector matrix accepted."""
+
+
+@dataclass(frozen=True, eq=False)
+class Channels:
+    """Local one-element jumps L_k = sqrt(rate_k) |to_k><frm_k| on side ``bath_k``."""
+
+    names: tuple[str, ...]
+    bath: NDArray[np.int64]  # 0 = A, 1 = B
+    to: NDArray[np.int64]
+    frm: NDArray[np.int64]
+    rate: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _local_channels(model: OpenSystem) -> Channels:
+    d_A, d_B = model.machine.dims
+    names, bath, to, frm, rate = [], [], [], [], []
+    for op in model.jump_operators():
+        side = 0 if op.bath == "A" else 1
+        i = op.rows[0] // d_B if side == 0 else op.rows[0] % d_B
+        j = op.cols[0] // d_B if side == 0 else op.cols[0] % d_B
+        c = op.vals[0]
+        local = np.zeros((d_A, d_A) if side == 0 else (d_B, d_B), dtype=complex)
+        local[i, j] = c
+        full = np.kron(local, np.eye(d_B)) if side == 0 else np.kron(np.eye(d_A), local)
+        if not np.allclose(op.op.toarray(), full, atol=0):
+            raise ValueError(f"jump {op.name!r} is not a local single-element operator")
+        names.append(op.name)
+        bath.append(side)
+        to.append(i)
+        frm.append(j)
+        rate.append(abs(c) ** 2)
+    return Channels(
+        tuple(names),
+        np.array(bath, dtype=np.int64),
+        np.array(to, dtype=np.int64),
+        np.array(frm, dtype=np.int64),
+        np.array(rate, dtype=float),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Unravelling:
+    """Precomputed arrays of a model for the jump engine.
+
+    Attributes
+    ----------
+    dims, channels
+        Local dimensions and the jump channels.
+    lam, R, R_inv
+        Eigenvalues and eigenvectors of H_eff (R unitary for the reset model).
+    metric
+        R^dag R, so that ||psi||^2 = c^dag metric c.
+    uniform_rate
+        The constant total jump rate when G is a multiple of 1 (reset model), else None.
+    """
+
+    dims: tuple[int, int]
+    channels: Channels
+    lam: NDArray[np.complex128]
+    R: NDArray[np.complex128]
+    R_inv: NDArray[np.complex128]
+    metric: NDArray[np.complex128]
+    uniform_rate: float | None
+
+    @classmethod
+    def from_model(
+        cls, model: OpenSystem, interaction_picture: bool = True
+    ) -> Unravelling:
+        """Diagonalise H_eff of ``model`` (H_int alone in the interaction picture)."""
+        ch = _local_channels(model)
+        d_A, d_B = model.machine.dims
+        G = np.zeros((d_A, d_B))
+        for b, j, r in zip(ch.bath, ch.frm, ch.rate, strict=True):
+            if b == 0:
+                G[j, :] += r
+            else:
+                G[:, j] += r
+        G = G.ravel()
+        H = model.hamiltonian(interaction_picture)
+        if np.ptp(G) <= 1e-14 * max(G.max(), 1e-300):
+            E, V = la.eigh(H)
+            return cls(
+                (d_A, d_B),
+                ch,
+                E - 0.5j * G.mean(),
+                V,
+                V.conj().T,
+                np.eye(H.shape[0], dtype=complex),
+                float(G.mean()),
+            )
+        lam, R = la.eig(H - 0.5j * np.diag(G))
+        cond = np.linalg.cond(R)
+        if not cond < COND_MAX:
+            raise ValueError(
+                f"H_eff is too close to an exceptional point (eigenvector condition "
+                f"number {cond:.2g} > {COND_MAX:g}); perturb the couplings slightly"
+            )
+        return cls((d_A, d_B), ch, lam, R, la.inv(R), R.conj().T @ R, None)
+
+    @property
+    def omega(self) -> NDArray[np.float64]:
+        """E_m - E_n of the (Hermitian) eigenvalues, (D, D)."""
+        E = self.lam.real
+        return E[:, None] - E[None, :]
+
+    @functools.cached_property
+    def rate_form(self) -> NDArray[np.complex128]:
+        """K with d/ds ||psi(s)||^2 = c(s)^dag K c(s): i (conj(lam) M - M lam)."""
+        lam = self.lam
+        return 1j * (lam.conj()[:, None] * self.metric - self.metric * lam[None, :])
+
+    @functools.cached_property
+    def degenerate(self) -> NDArray[np.float64]:
+        """1 where omega_mn = 0 exactly, else 0."""
+        return (self.omega == 0).astype(float)
+
+    @functools.cached_property
+    def near_degenerate(self) -> list[tuple[int, int]]:
+        """Pairs with 0 < |omega| < 1e-6 max|E| (+ 1e-12), integrated with expm1."""
+        cut = 1e-6 * np.abs(self.lam.real).max() + 1e-12
+        w = np.abs(self.omega)
+        return [tuple(p) for p in np.argwhere((w > 0) & (w < cut))]
+
+    @functools.cached_property
+    def inv_omega(self) -> NDArray[np.complex128]:
+        """i / omega_mn where omega_mn is not (near) zero, else 0."""
+        out = np.zeros(self.omega.shape, dtype=complex)
+        mask = self.degenerate == 0
+        for m, n in self.near_degenerate:
+            mask[m, n] = False
+        out[mask] = 1j / self.omega[mask]
+        return out
+
+    @property
+    def dim(self) -> int:
+        """Joint dimension D."""
+        return self.dims[0] * self.dims[1]
+
+    def to_coords(self, psi: NDArray[np.complex128]) -> NDArray[np.complex128]:
+        """Eigen-coordinates c = R^-1 psi of states psi (n, D)."""
+        return psi @ self.R_inv.T
+
+    def to_states(self, c: NDArray[np.complex128]) -> NDArray[np.complex128]:
+        """States psi = R c (n, D) from eigen-coordinates."""
+        return c @ self.R.T
+
+    def norm_sq(self, c: NDArray[np.complex128]) -> NDArray[np.float64]:
+        """||R c||^2 for coordinates (n, D)."""
+        if self.uniform_rate is not None:  # R unitary
+            return np.einsum("ni,ni->n", c.conj(), c).real
+        return np.einsum("ni,ij,nj->n", c.conj(), self.metric, c).real
+
+    def propagate(
+        self, c: NDArray[np.complex128], s: NDArray[np.float64]
+    ) -> NDArray[np.complex128]:
+        """exp(-i H_eff s) in coordinates: c_m exp(-i lam_m s), s (n,).
+
+        For the reset model the common decay exp(-(p_A + p_B) s / 2) is left out: the
+        state stays normalised and ``rebase`` accounts for the decay in r.
+        """
+        lam = self.lam.real if self.uniform_rate is not None else self.lam
+        return c * np.exp(-1j * s[:, None] * lam[None, :])
+
+    def rebase(
+        self, c: NDArray[np.complex128], r: NDArray[np.float64], s: NDArray[np.float64]
+    ) -> tuple[NDArray[np.complex128], NDArray[np.float64]]:
+        """After a jump-free interval s: the normalised state and the jump threshold r
+        relative to it (memoryless: r / ||psi(s)||^2)."""
+        if self.uniform_rate is not None:
+            return c, r * np.exp(self.uniform_rate * s)
+        n = self.norm_sq(c)
+        return c / np.sqrt(n)[:, None], r / n
+
+    def coords_to_density(self, A: NDArray[np.complex128]) -> NDArray[np.complex128]:
+        """R A R^dag: a matrix in eigen-coordinates (n, D, D) to the joint basis."""
+        return self.R @ A @ self.R.conj().T
+
+
+def jump_times(
+    unr: Unravelling,
+    c: NDArray[np.complex128],
+    r: NDArray[np.float64],
+    horizon: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """Time s in [0, horizon] at which ||exp(-i H_eff s) psi||^2 = r, or inf if the
+    squared norm at ``horizon`` is still above r (no jump in the interval)."""
+    if unr.uniform_rate is not None:  # c is normalised
+        if unr.uniform_rate == 0:
+            return np.full(r.shape, np.inf)
+        s = -np.log(r) / unr.uniform_rate
+        return np.where(s <= horizon, s, np.inf)
+    log_r = np.log(r)
+    out = np.full(r.shape, np.inf)
+    hit = np.flatnonzero(_log_norm(unr, c, horizon)[0] <= log_r)
+    if hit.size:
+        out[hit] = _solve_log_norm(unr, c[hit], log_r[hit], horizon[hit])
+    return out
+
+
+def _log_norm(
+    unr: Unravelling, c: NDArray[np.complex128], s: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """log ||exp(-i H_eff s) psi||^2 and its s-derivative, without under/overflow: the
+    largest component exp(Im(lam) s) |c| is factored out before forming c^dag M c."""
+    with np.errstate(divide="ignore"):
+        log_mag = np.log(np.abs(c)) + s[:, None] * unr.lam.imag[None, :]
+    mu = log_mag.max(axis=1)
+    phase = np.exp(1j * (np.angle(c) - s[:, None] * unr.lam.real[None, :]))
+    ct = np.exp(log_mag - mu[:, None]) * phase
+    n = np.einsum("ni,ij,nj->n", ct.conj(), unr.metric, ct).real
+    dn = np.einsum("ni,ij,nj->n", ct.conj(), unr.rate_form, ct).real
+    return 2 * mu + np.log(n), dn / n
+
+
+def _solve_log_norm(unr, c, log_r, hi, tol: float = 1e-13):
+    """Safeguarded Newton on log ||psi(s)||^2 = log r for s in [0, hi], where the
+    log-norm decreases monotonically (its derivative is -<psi|G|psi>/<psi|psi>)."""
+    lo = np.zeros_like(hi)
+    hi = hi.copy()
+    f0, df0 = _log_norm(unr, c, lo)
+    s = np.clip((log_r - f0) / np.where(df0 < 0, df0, -1.0), lo, hi)
+    todo = np.arange(s.size)
+    for _ in range(200):
+        f, df = _log_norm(unr, c[todo], s[todo])
+        f -= log_r[todo]
+        st = s[todo]
+        lo[todo] = np.where(f > 0, st, lo[todo])
+        hi[todo] = np.where(f <= 0, st, hi[todo])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = st - f / df
+        bad = ~((new >= lo[todo]) & (new <= hi[todo]))
+        new = np.where(bad, 0.5 * (lo[todo] + hi[todo]), new)
+        new = np.where(f == 0, st, new)
+        done = np.abs(new - st) <= tol * np.maximum(new, 1e-300)
+        s[todo] = new
+        todo = todo[~done]
+        if todo.size == 0:
+            return s
+    raise FloatingPointError("jump-time root finding did not converge")
+
+
+def segment_density_integral(
+    unr: Unravelling, c: NDArray[np.complex128], s: NDArray[np.float64]
+) -> NDArray[np.complex128]:
+    """integral_0^s c(u) c(u)^dag / ||psi(u)||^2 du in eigen-coordinates, (n, D, D);
+    ``Unravelling.coords_to_density`` maps it to the integral of psi psi^dag.
+
+    Closed form for the reset model (unitary between jumps): with P(u) = c(u) c(u)^dag
+    and omega = E_m - E_n, integral_0^s P_mn(u) du = i (P_mn(s) - P_mn(0)) / omega_mn,
+    or s P_mn(0) where omega_mn = 0 (near-degenerate pairs use the expm1 form, which
+    keeps full relative precision). Otherwise Gauss-Legendre quadrature (12 nodes) on
+    sub-intervals short enough that the integrand varies by at most ~2 e-folds or
+    radians on each (error < 1e-13).
+    """
+    if unr.uniform_rate is not None:  # c is normalised
+        cs = unr.propagate(c, s)
+        P0 = c[:, :, None] * c[:, None, :].conj()
+        out = (cs[:, :, None] * cs[:, None, :].conj() - P0) * unr.inv_omega
+        out += P0 * (unr.degenerate * s[:, None, None])
+        for m, n in unr.near_degenerate:
+            x = s * unr.omega[m, n]
+            out[:, m, n] = P0[:, m, n] * s * (-np.expm1(-1j * x) / (1j * x))
+        return out
+    scale = np.abs(unr.lam[:, None] - unr.lam[None, :]).max()  # normalised state
+    n_sub = np.clip(np.ceil(s * scale / 2.0), 1, None).astype(np.int64)
+    out = np.zeros((c.shape[0], unr.dim, unr.dim), dtype=complex)
+    h = s / n_sub
+    for k in range(int(n_sub.max())):
+        live = np.flatnonzero(k < n_sub)
+        for x, w in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+            u = h[live] * (k + 0.5 * (x + 1.0))
+            cu = unr.propagate(c[live], u)
+            cu /= np.sqrt(unr.norm_sq(cu))[:, None]
+            out[live] += (0.5 * w * h[live])[:, None, None] * (
+                cu[:, :, None] * cu[:, None, :].conj()
+            )
+    return out
+
+
+def channel_weights(
+    unr: Unravelling, psi: NDArray[np.complex128]
+) -> NDArray[np.float64]:
+    """||L_k psi||^2 for every channel k and state psi (n, D): array (n, K)."""
+    d_A, d_B = unr.dims
+    p = np.abs(psi.reshape(-1, d_A, d_B)) ** 2
+    pops = (p.sum(axis=2), p.sum(axis=1))  # local populations of A and B
+    ch = unr.channels
+    W = np.empty((psi.shape[0], len(ch)))
+    for side in (0, 1):
+        mask = ch.bath == side
+        W[:, mask] = pops[side][:, ch.frm[mask]] * ch.rate[mask]
+    return W
+
+
+def choose_channels(
+    weights: NDArray[np.float64], u: NDArray[np.float64]
+) -> NDArray[np.int64]:
+    """Inverse-CDF choice: the k with cum_{k-1} <= u * total < cum_k, per row."""
+    cum = np.cumsum(weights, axis=1)
+    k = (cum < (u * cum[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(k, weights.shape[1] - 1)
+
+
+def apply_jumps(
+    unr: Unravelling, psi: NDArray[np.complex128], k: NDArray[np.int64]
+) -> NDArray[np.complex128]:
+    """Normalised L_k psi / ||L_k psi|| for channel k of each state (n, D)."""
+    d_A, d_B = unr.dims
+    n = psi.shape[0]
+    p3 = psi.reshape(n, d_A, d_B)
+    out = np.zeros_like(p3)
+    ch = unr.channels
+    for side in (0, 1):
+        idx = np.flatnonzero(ch.bath[k] == side)
+        to, frm = ch.to[k[idx]], ch.frm[k[idx]]
+        if side == 0:
+            out[idx, to, :] = p3[idx, frm, :]
+        else:
+            out[idx, :, to] = p3[idx, :, frm]
+    out = out.reshape(n, d_A * d_B)
+    return out / np.linalg.norm(out, axis=1)[:, None]
