@@ -19,21 +19,39 @@ from numpy.typing import ArrayLike, NDArray
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 
-def _density(rho: ArrayLike) -> NDArray[np.complex128]:
-    rho = np.asarray(rho, dtype=complex)
-    if rho.ndim != 2 or rho.shape[0] != rho.shape[1]:
-        raise ValueError(f"rho has shape {rho.shape}; it must be a square matrix")
+def _density(rho: ArrayLike, name: str = "rho") -> NDArray[np.complex128]:
+    try:
+        rho = np.asarray(rho, dtype=complex)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={rho!r} must be a square numeric matrix") from None
+    if rho.ndim != 2 or rho.shape[0] != rho.shape[1] or rho.size == 0:
+        raise ValueError(
+            f"{name} has shape {rho.shape}; it must be a non-empty square matrix"
+        )
     if not np.all(np.isfinite(rho)):
-        raise ValueError("rho contains NaN or Inf")
+        raise ValueError(f"{name} contains NaN or Inf; it must be finite")
     return rho
 
 
 def _dims(rho: NDArray[np.complex128], dims: tuple[int, int] | None) -> tuple[int, int]:
+    D = rho.shape[0]
     if dims is None:
-        d = round(np.sqrt(rho.shape[0]))
-        dims = (d, d)
-    if dims[0] * dims[1] != rho.shape[0]:
-        raise ValueError(f"dims={dims} do not match rho of shape {rho.shape}")
+        d = round(np.sqrt(D))
+        if d * d != D:
+            raise ValueError(
+                f"rho has shape {rho.shape}, not (d^2, d^2): pass dims=(d_A, d_B) "
+                f"with d_A d_B = {D}"
+            )
+        return d, d
+    try:
+        ok = len(dims) == 2 and all(int(x) == x >= 1 for x in dims)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or dims[0] * dims[1] != D:
+        raise ValueError(
+            f"dims={dims} must be two integers >= 1 with d_A d_B = {D} "
+            f"(rho has shape {rho.shape})"
+        )
     return int(dims[0]), int(dims[1])
 
 
@@ -113,14 +131,26 @@ def fidelity(rho: ArrayLike, target: ArrayLike) -> float:
     """Fidelity to a target: <psi|rho|psi> for a state vector, else Uhlmann's
     (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 for a density matrix."""
     rho = _density(rho)
-    target = np.asarray(target, dtype=complex)
+    try:
+        target = np.asarray(target, dtype=complex)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"target={target!r} must be a state vector or a density matrix"
+        ) from None
     if target.ndim == 1:
         if target.size != rho.shape[0]:
             raise ValueError(
                 f"target of length {target.size} does not match {rho.shape}"
             )
+        if not np.all(np.isfinite(target)):
+            raise ValueError("target contains NaN or Inf; it must be finite")
+        norm = float(np.linalg.norm(target))
+        if abs(norm - 1.0) > 1e-8:
+            raise ValueError(
+                f"target must be a unit vector (norm 1), got norm {norm:.12g}"
+            )
         return float(np.real(target.conj() @ rho @ target))
-    sigma = _density(target)
+    sigma = _density(target, "target")
     if sigma.shape != rho.shape:
         raise ValueError(f"target shape {sigma.shape} does not match {rho.shape}")
     s = la.sqrtm(rho)

@@ -51,11 +51,19 @@ def parse_temperature(value: float | str, name: str = "T") -> float:
                 f"{name}={value!r} is not a temperature: expected a number >= 0, "
                 "'inf', or '-0' (population inversion)"
             ) from None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name}={value!r} must be a number, 'inf' or '-0'")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            f"{name}={value!r} is not a temperature: expected a number >= 0, 'inf', "
+            "or '-0' (population inversion)"
+        )
     T = float(value)
     if math.isnan(T):
-        raise ValueError(f"{name}=nan is not a temperature: expected T >= 0, inf or -0")
+        raise ValueError(
+            f"{name}=nan is not a temperature: expected a number >= 0, 'inf', or '-0' "
+            "(population inversion)"
+        )
     if T < 0 or T == -math.inf:
         raise ValueError(
             f"{name}={T} is negative: valid temperatures are 0 <= T <= inf, or '-0' "
@@ -78,7 +86,7 @@ def thermal_populations(
     >>> thermal_populations([0.0, 1.0], float("inf"))
     array([0.5, 0.5])
     """
-    E = np.asarray(energies, dtype=float)
+    E = _energies(energies)
     T = parse_temperature(T)
     if T == math.inf:
         w = np.ones_like(E)
@@ -89,6 +97,29 @@ def thermal_populations(
     else:
         w = np.exp(-(E - E.min()) / T)
     return w / w.sum()
+
+
+def _energies(energies: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
+    """Level energies as a float array, refusing empty, non-1-D or non-finite input."""
+    try:
+        E = np.asarray(energies, dtype=float)
+    except (TypeError, ValueError):
+        E = None
+    if E is None or E.ndim != 1 or E.size == 0 or not np.all(np.isfinite(E)):
+        raise ValueError(
+            f"energies={energies!r} must be a non-empty 1-D sequence of finite numbers"
+        )
+    return E
+
+
+def _real(value: float, name: str, valid: str) -> float:
+    """float(value), refusing booleans, strings and non-numbers with a ValueError."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        raise ValueError(f"{name}={value!r} must be a real number, {valid}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a real number, {valid}") from None
 
 
 def thermal_state(
@@ -110,8 +141,11 @@ def bose_einstein(E: float, T: float) -> float:
     >>> round(bose_einstein(1.0, 1.0), 6)
     0.581977
     """
-    if not E > 0:
-        raise ValueError(f"transition energy E={E} must be > 0 for Bose-Einstein rates")
+    E = _real(E, "E", "finite and > 0")
+    if not (E > 0 and math.isfinite(E)):
+        raise ValueError(
+            f"transition energy E={E} must be finite and > 0 for Bose-Einstein rates"
+        )
     T = parse_temperature(T)
     if T == math.inf:
         return math.inf
@@ -134,6 +168,7 @@ def transition_rates(Gamma: float, E: float, T: float) -> tuple[float, float]:
     >>> transition_rates(2.0, 1.0, 0.0)
     (0.0, 2.0)
     """
+    Gamma = _real(Gamma, "Gamma", "a finite rate >= 0")
     if not (Gamma >= 0 and math.isfinite(Gamma)):
         raise ValueError(f"Gamma={Gamma} must be a finite rate >= 0")
     n = bose_einstein(E, T)

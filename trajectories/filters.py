@@ -24,18 +24,29 @@ OUTCOMES = ("pass_pass", "pass_fail", "fail_pass", "fail_fail")
 _TOL = 1e-10
 
 
+_PROJECTOR = "a filter must be an orthogonal projector, P = P^dag = P @ P"
+
+
 def _check_projector(P: NDArray[np.complex128], d: int, name: str) -> None:
     if P.shape != (d, d):
         raise ValueError(f"{name} has shape {P.shape}; it must be ({d}, {d})")
     if not np.all(np.isfinite(P)):
-        raise ValueError(f"{name} contains NaN or Inf")
+        raise ValueError(f"{name}={P.tolist()} contains NaN or Inf; {_PROJECTOR}")
     if not np.allclose(P, P.conj().T, atol=_TOL):
-        raise ValueError(f"{name} is not Hermitian")
+        dev = float(np.abs(P - P.conj().T).max())
+        raise ValueError(
+            f"{name} is not Hermitian, max |P - P^dag| = {dev:.3g}; {_PROJECTOR}"
+        )
     if not np.allclose(P @ P, P, atol=1e-9):
-        raise ValueError(f"{name} is not a projector (P @ P != P)")
+        dev = float(np.abs(P @ P - P).max())
+        raise ValueError(
+            f"{name} is not a projector, max |P @ P - P| = {dev:.3g}; {_PROJECTOR}"
+        )
     rank = round(float(np.trace(P).real))
     if rank < 1:
-        raise ValueError(f"{name} has rank {rank}; it must keep at least one level")
+        raise ValueError(
+            f"{name} has rank {rank}; it must keep at least one level (rank 1..{d})"
+        )
 
 
 def _isometry(P: NDArray[np.complex128]) -> NDArray[np.complex128]:
@@ -57,7 +68,12 @@ class Filter:
 
     def __post_init__(self) -> None:
         for name in ("pi_A", "pi_B"):
-            P = np.asarray(getattr(self, name), dtype=complex)
+            try:
+                P = np.asarray(getattr(self, name), dtype=complex)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} must be a square numeric matrix"
+                ) from None
             if P.ndim != 2 or P.shape[0] != P.shape[1]:
                 raise ValueError(f"{name} has shape {P.shape}; it must be square")
             _check_projector(P, P.shape[0], name)
@@ -113,7 +129,16 @@ class Filter:
 def _level_projector(
     d: int, levels: Sequence[int], name: str
 ) -> NDArray[np.complex128]:
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
+        raise ValueError(f"d={d!r} must be an integer >= 1 (a local dimension)")
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+        raise ValueError(f"{name}={levels!r} must be a sequence of integer levels")
     levels = list(levels)
+    if any(
+        isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))
+        for k in levels
+    ):
+        raise ValueError(f"{name}={levels} must be integer levels in 0..{d - 1}")
     if not levels or any(not 0 <= int(k) < d for k in levels):
         raise ValueError(f"{name}={levels} must be a non-empty subset of 0..{d - 1}")
     if len(set(levels)) != len(levels):

@@ -31,12 +31,33 @@ class Transition:
 
 
 def _check_energies(energies: Sequence[float], name: str) -> tuple[float, ...]:
-    E = tuple(float(e) for e in energies)
+    try:
+        E = tuple(float(e) for e in energies)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={energies!r} must be a sequence of >= 2 finite numbers"
+        ) from None
     if len(E) < 2:
         raise ValueError(f"{name} has {len(E)} levels; a local system needs >= 2")
     if not all(math.isfinite(e) for e in E):
-        raise ValueError(f"{name}={E} must be finite numbers")
+        raise ValueError(f"{name}={E} must be finite numbers (no NaN or Inf)")
     return E
+
+
+def _sequence(value: object, name: str) -> tuple[object, ...]:
+    """``value`` as a tuple, refusing strings and non-iterables with a ValueError."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name}={value!r} must be a sequence")
+    try:
+        return tuple(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ValueError(f"{name}={value!r} must be a sequence") from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,33 +91,71 @@ class Machine:
         EB = _check_energies(self.energies_B, "energies_B")
         object.__setattr__(self, "energies_A", EA)
         object.__setattr__(self, "energies_B", EB)
-        object.__setattr__(self, "transitions", tuple(self.transitions))
+        object.__setattr__(
+            self, "transitions", _sequence(self.transitions, "transitions")
+        )
         for t in self.transitions:
             self._check_transition(t)
         self._check_energy_conservation()
         if self.filter is None:
             object.__setattr__(self, "filter", Filter(np.eye(len(EA)), np.eye(len(EB))))
+        if not isinstance(self.filter, Filter):
+            raise ValueError(
+                f"filter of type {type(self.filter).__name__} must be a "
+                "trajectories.filters.Filter or None"
+            )
         self.filter.check_dims(self.dims)
         if self.target is not None:
-            psi = np.asarray(self.target, dtype=complex).ravel()
             k = self.filter.kept_dims
-            if psi.size != k[0] * k[1] or not np.isclose(np.linalg.norm(psi), 1.0):
+            try:
+                psi = np.asarray(self.target, dtype=complex).ravel()
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"target={self.target!r} must be a unit vector of length "
+                    f"{k[0] * k[1]} (the filtered subspace)"
+                ) from None
+            if psi.size != k[0] * k[1]:
                 raise ValueError(
                     f"target must be a unit vector of length {k[0] * k[1]} "
                     f"(the filtered subspace), got length {psi.size}"
                 )
+            if not np.all(np.isfinite(psi)):
+                raise ValueError(f"target={psi} contains NaN or Inf")
+            norm = float(np.linalg.norm(psi))
+            if not np.isclose(norm, 1.0):
+                raise ValueError(
+                    f"target must be a unit vector (norm 1), got norm {norm:.6g}"
+                )
             object.__setattr__(self, "target", psi)
 
     def _check_transition(self, t: Transition) -> None:
-        for label, (a, b) in (("ket", t.ket), ("bra", t.bra)):
+        if not isinstance(t, Transition):
+            raise ValueError(f"transitions must be Transition objects, got {t!r}")
+        for label, pair in (("ket", t.ket), ("bra", t.bra)):
+            if (
+                not isinstance(pair, (tuple, list))
+                or len(pair) != 2
+                or not all(_is_int(x) for x in pair)
+            ):
+                raise ValueError(
+                    f"transition {label}={pair!r} must be a pair (a, b) of integer "
+                    "levels"
+                )
+            a, b = pair
             if not (0 <= a < self.dims[0] and 0 <= b < self.dims[1]):
                 raise ValueError(
                     f"transition {label}={(a, b)} is outside the levels "
                     f"0..{self.dims[0] - 1} x 0..{self.dims[1] - 1}"
                 )
-        if not np.isfinite(complex(t.coupling)):
+        try:
+            coupling = complex(t.coupling)
+        except (TypeError, ValueError):
             raise ValueError(
-                f"coupling {t.coupling} of {t.ket}<->{t.bra} is not finite"
+                f"coupling={t.coupling!r} of {t.ket}<->{t.bra} must be a finite number"
+            ) from None
+        if not np.isfinite(coupling):
+            raise ValueError(
+                f"coupling={t.coupling} of {t.ket}<->{t.bra} must be a finite number"
             )
         if t.ket == t.bra:
             raise ValueError(f"transition {t.ket}<->{t.bra} must connect two levels")
@@ -169,16 +228,33 @@ class Machine:
 
 
 def _positive(value: float, name: str, *, allow_zero: bool = False) -> float:
-    value = float(value)
+    bound = ">= 0" if allow_zero else "> 0"
+    value = _float(value, name, f"a real number {bound}")
     ok = value >= 0 if allow_zero else value > 0
     if not (ok and math.isfinite(value)):
-        bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name}={value} must be finite and {bound}")
     return value
 
 
+def _float(value: float, name: str, valid: str) -> float:
+    """float(value), refusing booleans and what float() refuses with a ValueError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r} must be {valid}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be {valid}") from None
+
+
 def _coupling(value: complex, name: str) -> complex:
-    value = complex(value)
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r} must be a finite (complex) number")
+    try:
+        value = complex(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name}={value!r} must be a finite (complex) number"
+        ) from None
     if not np.isfinite(value):
         raise ValueError(f"{name}={value} must be finite")
     return value
@@ -191,7 +267,7 @@ def qudit_energies(
 
     E^A_k = sum_{l<=k} eps_l and E^B_k = sum_{l<=k} eps_{d-l+1}.
     """
-    gaps = [_positive(e, f"gaps[{i}]") for i, e in enumerate(gaps)]
+    gaps = [_positive(e, f"gaps[{i}]") for i, e in enumerate(_sequence(gaps, "gaps"))]
     EA = np.concatenate([[0.0], np.cumsum(gaps)])
     EB = np.concatenate([[0.0], np.cumsum(gaps[::-1])])
     return tuple(EA), tuple(EB)
@@ -219,10 +295,15 @@ def qudit(
     d = int(d)
     if couplings is None:
         couplings = [_positive(g, "g", allow_zero=True) / math.sqrt(2)] * d
-    couplings = [_coupling(c, f"couplings[{k}]") for k, c in enumerate(couplings)]
+    couplings = [
+        _coupling(c, f"couplings[{k}]")
+        for k, c in enumerate(_sequence(couplings, "couplings"))
+    ]
     if len(couplings) != d:
         raise ValueError(f"couplings has {len(couplings)} entries; d={d} needs {d}")
-    gaps = [1.0] + [eps] * (d - 1) if gaps is None else list(gaps)
+    if gaps is None:
+        gaps = [1.0] + [_positive(eps, "eps")] * (d - 1)
+    gaps = list(_sequence(gaps, "gaps"))
     if len(gaps) != d:
         raise ValueError(f"gaps has {len(gaps)} entries; d={d} needs {d}")
     EA, EB = qudit_energies(gaps)
@@ -259,10 +340,11 @@ def qutrit(
     relabelled basis (Eq. 7 with sin and cos swapped: relabelled |0,1> is |0,2>, fed
     by g1).
     """
-    _positive(g, "g", allow_zero=True)
-    _positive(eps, "eps")
+    g = _positive(g, "g", allow_zero=True)
+    eps = _positive(eps, "eps")
+    theta = _float(theta, "theta", "a finite real number")
     if not math.isfinite(theta):
-        raise ValueError(f"theta={theta} must be finite")
+        raise ValueError(f"theta={theta} must be a finite real number")
     m = qudit(
         2, couplings=[g * math.cos(theta), g * math.sin(theta)], gaps=[1.0, eps], g3=g3
     )
@@ -286,11 +368,24 @@ def schmidt(
     H_int = sum_k g lambda_k |d, 0><k, d-k| + h.c.; the target (Eq. D5) is
     sum_k lambda_k |k, d-1-k> in the relabelled basis (|k, k> up to relabelling B).
     """
-    lam = np.asarray(lambdas, dtype=float)
-    if lam.ndim != 1 or lam.size < 2 or np.any(lam < 0) or not np.all(np.isfinite(lam)):
-        raise ValueError(f"lambdas={list(lam)} must be >= 2 finite numbers >= 0")
+    try:
+        lam = np.asarray(lambdas, dtype=float)
+    except (TypeError, ValueError):
+        lam = None
+    if (
+        lam is None
+        or lam.ndim != 1
+        or lam.size < 2
+        or not np.all(np.isfinite(lam))
+        or np.any(lam < 0)
+    ):
+        raise ValueError(f"lambdas={lambdas!r} must be >= 2 finite numbers >= 0")
     if not np.isclose(np.sum(lam**2), 1.0, atol=1e-9):
-        raise ValueError(f"lambdas must satisfy sum lambda^2 = 1, got {np.sum(lam**2)}")
+        raise ValueError(
+            f"lambdas={lam.tolist()} must satisfy sum lambda^2 = 1, "
+            f"got {np.sum(lam**2):.12g}"
+        )
+    g = _positive(g, "g", allow_zero=True)
     m = qudit(lam.size, couplings=list(g * lam), gaps=gaps)
     return Machine(
         m.energies_A,
@@ -321,10 +416,11 @@ def one_step(
         raise ValueError(f"d={d!r} must be an integer >= 3")
     d = int(d)
     if couplings is None:
-        couplings = [g1] + [g] * (d - 2)
+        couplings = [_positive(g1, "g1", allow_zero=True)]
+        couplings += [_positive(g, "g", allow_zero=True)] * (d - 2)
     couplings = [
         _positive(c, f"couplings[{k}]", allow_zero=True)
-        for k, c in enumerate(couplings)
+        for k, c in enumerate(_sequence(couplings, "couplings"))
     ]
     if len(couplings) != d - 1:
         raise ValueError(f"couplings has {len(couplings)} entries; d={d} needs {d - 1}")

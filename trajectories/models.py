@@ -41,8 +41,10 @@ class JumpOperator:
 
 
 def _rate(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
-        raise ValueError(f"{name}={value!r} must be a number >= 0")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise ValueError(f"{name}={value!r} must be a finite rate >= 0")
     value = float(value)
     if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"{name}={value} must be a finite rate >= 0")
@@ -62,6 +64,14 @@ def _local_jump(
         rows, cols = other + i, other + j
     vals = np.full(rows.size, value, dtype=complex)
     return JumpOperator(name, side, rows, cols, vals, d_A * d_B)
+
+
+def _check_machine(machine: object) -> None:
+    if not isinstance(machine, Machine):
+        raise ValueError(
+            f"machine={machine!r} must be a trajectories.machines.Machine "
+            "(e.g. machines.qutrit())"
+        )
 
 
 class OpenSystem:
@@ -110,6 +120,7 @@ class ResetModel(OpenSystem):
     T_B: float | str = 0.0
 
     def __post_init__(self) -> None:
+        _check_machine(self.machine)
         object.__setattr__(self, "p_A", _rate(self.p_A, "p_A"))
         object.__setattr__(self, "p_B", _rate(self.p_B, "p_B"))
         object.__setattr__(self, "T_A", parse_temperature(self.T_A, "T_A"))
@@ -154,7 +165,7 @@ class ResetModel(OpenSystem):
 def _transition_gammas(Gamma: Rates, d: int, name: str) -> dict[tuple[int, int], float]:
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
     if isinstance(Gamma, Mapping):
-        unknown = [k for k in Gamma if tuple(k) not in pairs]
+        unknown = [k for k in Gamma if not isinstance(k, tuple) or k not in pairs]
         if unknown:
             raise ValueError(
                 f"{name} has transitions {unknown}; valid pairs are {pairs}"
@@ -182,8 +193,16 @@ class LindbladModel(OpenSystem):
     dephasing: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "T_A", parse_temperature(self.T_A, "T_A"))
-        object.__setattr__(self, "T_B", parse_temperature(self.T_B, "T_B"))
+        _check_machine(self.machine)
+        for name in ("T_A", "T_B"):
+            T = parse_temperature(getattr(self, name), name)
+            if T == math.inf:
+                raise ValueError(
+                    f"{name}=inf: the Lindblad model needs a finite temperature "
+                    "(Bose-Einstein rates diverge at T = inf); valid range "
+                    "0 <= T < inf, or '-0' (population inversion)"
+                )
+            object.__setattr__(self, name, T)
         object.__setattr__(self, "dephasing", _rate(self.dephasing, "dephasing"))
         for side, E in (("A", self.machine.energies_A), ("B", self.machine.energies_B)):
             if np.any(np.diff(E) <= 0):

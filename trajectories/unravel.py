@@ -97,7 +97,7 @@ class _Active:
     """Arrays of the trajectories of a chunk still running."""
 
     ids: NDArray[np.int64]
-    c: NDArray[np.complex128]
+    psi: NDArray[np.complex128]  # normalised at the last event, then evolved
     r: NDArray[np.float64]
     t: NDArray[np.float64]
     k: NDArray[np.int64]
@@ -105,16 +105,16 @@ class _Active:
     tot: NDArray[np.complex128] | None  # integral over [burn_in, t]
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
-        for name in ("ids", "c", "r", "t", "k", "acc", "tot"):
+        for name in ("ids", "psi", "r", "t", "k", "acc", "tot"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value[mask])
 
 
 def _check_finite(act: _Active, offset: int) -> None:
-    if np.isfinite(act.c).all():
+    if np.isfinite(act.psi).all():
         return
-    bad = ~np.isfinite(act.c).all(axis=1)
+    bad = ~np.isfinite(act.psi).all(axis=1)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise FloatingPointError(
@@ -141,7 +141,7 @@ def run_chunk(
     windows = schedule.n_windows > 0
     act = _Active(
         np.arange(m),
-        unr.to_coords(psi0),
+        psi0.copy(),
         rng_times.random(m),
         np.zeros(m),
         np.zeros(m, dtype=np.int64),
@@ -151,22 +151,24 @@ def run_chunk(
     out.record_samples(0.0, psi0, observables, schedule)
     while act.ids.size:
         horizon = cp[act.k] - act.t
-        s = jump_times(unr, act.c, act.r, horizon)
+        s = jump_times(unr, act.psi, act.r, horizon)
         jumping = np.isfinite(s)
         step = np.where(jumping, s, horizon)
         if act.acc is not None:
             live = np.flatnonzero(act.t >= schedule.burn_in)
             if live.size:
-                act.acc[live] += segment_density_integral(unr, act.c[live], step[live])
-        act.c = unr.propagate(act.c, step)
+                act.acc[live] += segment_density_integral(
+                    unr, unr.to_coords(act.psi[live]), step[live]
+                )
+        act.psi = unr.evolve(act.psi, step)
         act.t = np.where(jumping, act.t + step, cp[act.k])
         _check_finite(act, offset)
         arrived = np.flatnonzero(~jumping)
         if arrived.size:
-            act.c[arrived], act.r[arrived] = unr.rebase(
-                act.c[arrived], act.r[arrived], step[arrived]
+            psi, act.r[arrived] = unr.rebase(
+                act.psi[arrived], act.r[arrived], step[arrived]
             )
-            psi = unr.to_states(act.c[arrived])
+            act.psi[arrived] = psi
             out.checkpoint(
                 act.k[arrived],
                 psi,
@@ -179,12 +181,13 @@ def run_chunk(
             act.k[arrived] += 1
         jumped = np.flatnonzero(jumping)
         if jumped.size:
-            psi = unr.to_states(act.c[jumped])
-            psi /= np.linalg.norm(psi, axis=1)[:, None]
+            psi = act.psi[jumped]
+            if unr.uniform_rate is None:  # the reset model keeps psi normalised
+                psi /= np.linalg.norm(psi, axis=1)[:, None]
             ch = choose_channels(
                 channel_weights(unr, psi), rng_channels.random(jumped.size)
             )
-            act.c[jumped] = unr.to_coords(apply_jumps(unr, psi, ch))
+            act.psi[jumped] = apply_jumps(unr, psi, ch)
             act.r[jumped] = rng_times.random(jumped.size)
             out.count_jumps(
                 act.ids[jumped],
@@ -211,7 +214,7 @@ def simulate(
     initial: str | ArrayLike = "steady",
     observables: Mapping[str, ArrayLike] | None = None,
     record_jumps: bool = False,
-    chunk_size: int = 8192,
+    chunk_size: int = 4096,
     interaction_picture: bool = True,
 ) -> Ensemble:
     """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max].

@@ -96,11 +96,19 @@ class Unravelling:
     metric: NDArray[np.complex128]
     uniform_rate: float | None
 
+    coupled: NDArray[np.int64]
+    R_block: NDArray[np.complex128]
+    R_inv_block: NDArray[np.complex128]
+
     @classmethod
     def from_model(
         cls, model: OpenSystem, interaction_picture: bool = True
     ) -> Unravelling:
-        """Diagonalise H_eff of ``model`` (H_int alone in the interaction picture)."""
+        """Diagonalise H_eff of ``model`` (H_int alone in the interaction picture).
+
+        Only the levels that H couples (``coupled``) need an eigenbasis: on the others
+        H_eff is diagonal and R is the identity.
+        """
         ch = _local_channels(model)
         d_A, d_B = model.machine.dims
         G = np.zeros((d_A, d_B))
@@ -111,25 +119,66 @@ class Unravelling:
                 G[:, j] += r
         G = G.ravel()
         H = model.hamiltonian(interaction_picture)
-        if np.ptp(G) <= 1e-14 * max(G.max(), 1e-300):
-            E, V = la.eigh(H)
-            return cls(
-                (d_A, d_B),
-                ch,
-                E - 0.5j * G.mean(),
-                V,
-                V.conj().T,
-                np.eye(H.shape[0], dtype=complex),
-                float(G.mean()),
-            )
-        lam, R = la.eig(H - 0.5j * np.diag(G))
-        cond = np.linalg.cond(R)
-        if not cond < COND_MAX:
-            raise ValueError(
-                f"H_eff is too close to an exceptional point (eigenvector condition "
-                f"number {cond:.2g} > {COND_MAX:g}); perturb the couplings slightly"
-            )
-        return cls((d_A, d_B), ch, lam, R, la.inv(R), R.conj().T @ R, None)
+        D = H.shape[0]
+        off = H - np.diag(np.diag(H))
+        C = np.flatnonzero(np.any(off != 0, axis=0) | np.any(off != 0, axis=1))
+        uniform = np.ptp(G) <= 1e-14 * max(G.max(), 1e-300)
+        lam = np.diag(H).real - 0.5j * G
+        block = H[np.ix_(C, C)]
+        if uniform:
+            E, R_C = la.eigh(block)
+            lam_C, R_inv_C = E - 0.5j * G.mean(), R_C.conj().T
+        else:
+            lam_C, R_C = la.eig(block - 0.5j * np.diag(G[C]))
+            cond = np.linalg.cond(R_C) if C.size else 1.0
+            if not cond < COND_MAX:
+                raise ValueError(
+                    f"H_eff is too close to an exceptional point (eigenvector "
+                    f"condition number {cond:.2g} > {COND_MAX:g}); perturb the "
+                    "couplings slightly"
+                )
+            R_inv_C = la.inv(R_C)
+        lam[C] = lam_C
+        R, R_inv = np.eye(D, dtype=complex), np.eye(D, dtype=complex)
+        R[np.ix_(C, C)], R_inv[np.ix_(C, C)] = R_C, R_inv_C
+        return cls(
+            (d_A, d_B),
+            ch,
+            lam,
+            R,
+            R_inv,
+            R.conj().T @ R,
+            float(G.mean()) if uniform else None,
+            C,
+            R_C,
+            R_inv_C,
+        )
+
+    def evolve(
+        self, psi: NDArray[np.complex128], s: NDArray[np.float64]
+    ) -> NDArray[np.complex128]:
+        """exp(-i H_eff s) psi for states (n, D) in the joint basis, s (n,).
+
+        Only the coupled block is transformed to eigen-coordinates. For the reset model
+        the common decay exp(-(p_A + p_B) s / 2) is left out (see ``rebase``).
+        """
+        lam = self.lam.real if self.uniform_rate is not None else self.lam
+        out = psi.copy()
+        if self.coupled.size:
+            C = self.coupled
+            cC = psi[:, C] @ self.R_inv_block.T
+            cC *= np.exp(-1j * s[:, None] * lam[C][None, :])
+            out[:, C] = cC @ self.R_block.T
+        rest = self._diagonal_levels(lam)
+        if rest.size:
+            out[:, rest] *= np.exp(-1j * s[:, None] * lam[rest][None, :])
+        return out
+
+    def _diagonal_levels(self, lam: NDArray) -> NDArray[np.int64]:
+        """Uncoupled levels whose H_eff eigenvalue is not zero (they need a phase)."""
+        mask = lam != 0
+        mask[self.coupled] = False
+        return np.flatnonzero(mask)
 
     @property
     def omega(self) -> NDArray[np.float64]:
@@ -172,11 +221,15 @@ class Unravelling:
 
     def to_coords(self, psi: NDArray[np.complex128]) -> NDArray[np.complex128]:
         """Eigen-coordinates c = R^-1 psi of states psi (n, D)."""
-        return psi @ self.R_inv.T
+        c = psi.copy()
+        c[:, self.coupled] = psi[:, self.coupled] @ self.R_inv_block.T
+        return c
 
     def to_states(self, c: NDArray[np.complex128]) -> NDArray[np.complex128]:
         """States psi = R c (n, D) from eigen-coordinates."""
-        return c @ self.R.T
+        psi = c.copy()
+        psi[:, self.coupled] = c[:, self.coupled] @ self.R_block.T
+        return psi
 
     def norm_sq(self, c: NDArray[np.complex128]) -> NDArray[np.float64]:
         """||R c||^2 for coordinates (n, D)."""
@@ -196,14 +249,17 @@ class Unravelling:
         return c * np.exp(-1j * s[:, None] * lam[None, :])
 
     def rebase(
-        self, c: NDArray[np.complex128], r: NDArray[np.float64], s: NDArray[np.float64]
+        self,
+        psi: NDArray[np.complex128],
+        r: NDArray[np.float64],
+        s: NDArray[np.float64],
     ) -> tuple[NDArray[np.complex128], NDArray[np.float64]]:
-        """After a jump-free interval s: the normalised state and the jump threshold r
-        relative to it (memoryless: r / ||psi(s)||^2)."""
+        """After a jump-free interval s: the normalised state (n, D) and the jump
+        threshold r relative to it (memoryless: r / ||psi(s)||^2)."""
         if self.uniform_rate is not None:
-            return c, r * np.exp(self.uniform_rate * s)
-        n = self.norm_sq(c)
-        return c / np.sqrt(n)[:, None], r / n
+            return psi, r * np.exp(self.uniform_rate * s)
+        n = np.einsum("ni,ni->n", psi.conj(), psi).real
+        return psi / np.sqrt(n)[:, None], r / n
 
     def coords_to_density(self, A: NDArray[np.complex128]) -> NDArray[np.complex128]:
         """R A R^dag: a matrix in eigen-coordinates (n, D, D) to the joint basis."""
@@ -212,17 +268,21 @@ class Unravelling:
 
 def jump_times(
     unr: Unravelling,
-    c: NDArray[np.complex128],
+    psi: NDArray[np.complex128],
     r: NDArray[np.float64],
     horizon: NDArray[np.float64],
 ) -> NDArray[np.float64]:
     """Time s in [0, horizon] at which ||exp(-i H_eff s) psi||^2 = r, or inf if the
-    squared norm at ``horizon`` is still above r (no jump in the interval)."""
-    if unr.uniform_rate is not None:  # c is normalised
+    squared norm at ``horizon`` is still above r (no jump in the interval).
+
+    ``psi`` (n, D) are the current states (normalised for the reset model).
+    """
+    if unr.uniform_rate is not None:
         if unr.uniform_rate == 0:
             return np.full(r.shape, np.inf)
         s = -np.log(r) / unr.uniform_rate
         return np.where(s <= horizon, s, np.inf)
+    c = unr.to_coords(psi)
     log_r = np.log(r)
     out = np.full(r.shape, np.inf)
     hit = np.flatnonzero(_log_norm(unr, c, horizon)[0] <= log_r)
@@ -295,7 +355,14 @@ def segment_density_integral(
             x = s * unr.omega[m, n]
             out[:, m, n] = P0[:, m, n] * s * (-np.expm1(-1j * x) / (1j * x))
         return out
-    scale = np.abs(unr.lam[:, None] - unr.lam[None, :]).max()  # normalised state
+    # the normalised state varies at rates |lam_m - lam_n| over its nonzero components
+    present = c != 0
+    spread = [
+        np.where(present, part, -np.inf).max(axis=1)
+        - np.where(present, part, np.inf).min(axis=1)
+        for part in (unr.lam.real, unr.lam.imag)
+    ]
+    scale = np.hypot(*spread)
     n_sub = np.clip(np.ceil(s * scale / 2.0), 1, None).astype(np.int64)
     out = np.zeros((c.shape[0], unr.dim, unr.dim), dtype=complex)
     h = s / n_sub
