@@ -75,7 +75,7 @@ def negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
     0.5
     """
     ev = la.eigvalsh(partial_transpose(rho, dims))
-    return float(-ev[ev < 0].sum())
+    return float(max(0.0, -ev[ev < 0].sum()))
 
 
 def log_negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
@@ -115,10 +115,19 @@ def concurrence(rho: ArrayLike) -> float:
     rho = _density(rho)
     if rho.shape != (4, 4):
         raise ValueError(f"concurrence needs a two-qubit state (4, 4), got {rho.shape}")
-    yy = np.kron(_PAULI[1], _PAULI[1])
-    R = rho @ yy @ rho.conj() @ yy
-    lam = np.sqrt(np.clip(np.sort(np.linalg.eigvals(R).real)[::-1], 0, None))
+    yy = np.kron(_PAULI[1], _PAULI[1]).real
+    s = _psd_sqrt(rho)
+    # the square roots of the eigenvalues of rho yy rho* yy are the singular values
+    # of sqrt(rho) yy sqrt(rho)*: no square roots of round-off
+    lam = la.svdvals(s @ yy @ s.conj())
     return float(max(0.0, lam[0] - lam[1] - lam[2] - lam[3]))
+
+
+def _psd_sqrt(rho: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """Square root of a Hermitian positive semidefinite matrix (negative round-off
+    eigenvalues set to zero)."""
+    w, V = la.eigh(0.5 * (rho + rho.conj().T))
+    return (V * np.sqrt(np.clip(w, 0, None))) @ V.conj().T
 
 
 def purity(rho: ArrayLike) -> float:
@@ -153,6 +162,6 @@ def fidelity(rho: ArrayLike, target: ArrayLike) -> float:
     sigma = _density(target, "target")
     if sigma.shape != rho.shape:
         raise ValueError(f"target shape {sigma.shape} does not match {rho.shape}")
-    s = la.sqrtm(rho)
-    ev = la.eigvalsh(0.5 * (s @ sigma @ s + (s @ sigma @ s).conj().T))
-    return float(np.sum(np.sqrt(np.clip(ev, 0, None))) ** 2)
+    # Tr sqrt(sqrt(rho) sigma sqrt(rho)) = sum of the singular values of
+    # sqrt(rho) sqrt(sigma)
+    return float(np.sum(la.svdvals(_psd_sqrt(rho) @ _psd_sqrt(sigma))) ** 2)

@@ -678,10 +678,6 @@ def test_bad_input_raises_value_error(func: Callable[[], object], match: str) ->
         func()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exact.herald does not check rho for NaN/Inf (returns NaN probabilities)",
-)
 @pytest.mark.parametrize("bad", [NAN, INF])
 def test_herald_rejects_non_finite_rho(bad: float) -> None:
     rho = np.eye(9, dtype=complex) / 9

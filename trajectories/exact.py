@@ -126,6 +126,8 @@ def evolve(
     rho0 = np.asarray(rho0, dtype=complex)
     if rho0.shape != (D, D):
         raise ValueError(f"rho0 has shape {rho0.shape}; the machine needs ({D}, {D})")
+    if not np.all(np.isfinite(rho0)):
+        raise ValueError("rho0 contains NaN or Inf; it must be a finite density matrix")
     t = np.asarray(times, dtype=float)
     if (
         t.ndim != 1
@@ -161,16 +163,23 @@ class Herald:
 def herald(rho: NDArray[np.complex128], filt: Filter) -> Herald:
     """Apply the local filters to rho (D, D): probabilities of the four joint outcomes
     and the post-selected rho' in the relabelled filtered subspace (Eq. 5)."""
+    if not isinstance(filt, Filter):
+        raise ValueError(f"filt must be a Filter, got {type(filt).__name__}")
     rho = np.asarray(rho, dtype=complex)
     D = filt.dims[0] * filt.dims[1]
     if rho.shape != (D, D):
         raise ValueError(f"rho has shape {rho.shape}; the filter needs ({D}, {D})")
+    if not np.all(np.isfinite(rho)):
+        raise ValueError("rho contains NaN or Inf; it must be a finite density matrix")
     probs = {
         name: float(np.real(np.trace(P @ rho)))
         for name, P in filt.joint_projectors().items()
     }
     if probs["pass_pass"] <= 0:
-        raise ValueError("the filter never succeeds on this state (p_suc = 0)")
+        raise ValueError(
+            "the filter never succeeds on this state "
+            f"(p_suc = {probs['pass_pass']:.3g})"
+        )
     V = filt.isometry()
     return Herald(probs, V.conj().T @ rho @ V / probs["pass_pass"])
 
