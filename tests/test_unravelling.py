@@ -1,0 +1,141 @@
+"""Engine kernels with injected randomness: jump times, channel choice, propagation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg as la
+
+from trajectories.machines import qubit_qubit, qudit, qutrit
+from trajectories.models import LindbladModel, ResetModel
+from trajectories.unravelling import (
+    Unravelling,
+    apply_jumps,
+    channel_weights,
+    choose_channels,
+    jump_times,
+    segment_density_integral,
+)
+
+
+def _ket(model, a: int, b: int) -> np.ndarray:
+    psi = np.zeros((1, model.machine.dim), complex)
+    psi[0, model.machine.index(a, b)] = 1.0
+    return psi
+
+
+@pytest.mark.parametrize("r", [0.9, 0.5, 0.1, 1e-3, 1e-100])
+def test_decaying_qubit_jumps_at_minus_log_r_over_gamma(r: float) -> None:
+    Gamma = 0.37
+    model = LindbladModel(qubit_qubit(0.0), 0.0, 0.0, Gamma, 0.0)
+    unr = Unravelling.from_model(model)
+    s = jump_times(unr, _ket(model, 1, 0), np.array([r]), np.array([1e300]))
+    assert s[0] == pytest.approx(-math.log(r) / Gamma, rel=1e-12)
+
+
+def test_reset_model_jumps_at_minus_log_r_over_total_rate() -> None:
+    model = ResetModel(qutrit(g=0.05), p_A=0.02, p_B=0.1)
+    unr = Unravelling.from_model(model)
+    assert unr.uniform_rate == pytest.approx(0.12, rel=1e-14)
+    r = np.array([0.5, 0.01, 0.999])
+    psi = np.repeat(_ket(model, 2, 0), 3, axis=0)
+    s = jump_times(unr, psi, r, np.full(3, 1e6))
+    np.testing.assert_allclose(s, -np.log(r) / 0.12, rtol=1e-14)
+    assert np.isinf(jump_times(unr, psi[:1], np.array([0.5]), np.array([1.0]))[0])
+
+
+def test_coupled_lindblad_jump_time_solves_the_norm_equation() -> None:
+    """||exp(-i H_eff s) psi||^2 = r to 1e-12 relative, checked with scipy expm."""
+    model = LindbladModel(qutrit(g=0.03, eps=1.5), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
+    unr = Unravelling.from_model(model)
+    G = sum((j.op.conj().T @ j.op).toarray() for j in model.jump_operators())
+    H_eff = model.hamiltonian(True) - 0.5j * G
+    rng = np.random.default_rng(4)
+    psi = rng.normal(size=(20, 9)) + 1j * rng.normal(size=(20, 9))
+    psi /= np.linalg.norm(psi, axis=1)[:, None]
+    r = rng.random(20)
+    s = jump_times(unr, psi, r, np.full(20, 1e7))
+    for k in range(20):
+        phi = la.expm(-1j * H_eff * s[k]) @ psi[k]
+        assert np.vdot(phi, phi).real == pytest.approx(r[k], rel=1e-11)
+
+
+def test_evolve_matches_the_matrix_exponential() -> None:
+    for model in (
+        ResetModel(qudit(3, g=0.02), 0.01, 0.03, 2.0, 0.5),
+        LindbladModel(qutrit(g=0.03), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3),
+    ):
+        unr = Unravelling.from_model(model)
+        G = sum((j.op.conj().T @ j.op).toarray() for j in model.jump_operators())
+        H_eff = model.hamiltonian(True) - 0.5j * G
+        D = model.machine.dim
+        psi = np.random.default_rng(1).normal(size=(3, D)).astype(complex)
+        s = np.array([0.0, 3.0, 40.0])
+        out = unr.evolve(psi, s)
+        for k in range(3):
+            expected = la.expm(-1j * H_eff * s[k]) @ psi[k]
+            if unr.uniform_rate is not None:  # the common decay is kept in r instead
+                expected *= math.exp(0.5 * unr.uniform_rate * s[k])
+            np.testing.assert_allclose(out[k], expected, atol=1e-12)
+
+
+def test_channel_choice_with_fixed_uniforms() -> None:
+    w = np.array([[1.0, 2.0, 3.0]])
+    picks = [
+        int(choose_channels(w, np.array([u]))[0])
+        for u in (0.0, 0.16, 0.17, 0.49, 0.51, 0.999)
+    ]
+    assert picks == [0, 0, 1, 1, 2, 2]
+
+
+def test_channel_choice_follows_the_rates() -> None:
+    """Frequencies of chosen channels against ||L_k psi||^2 (chi-square)."""
+    from scipy.stats import chisquare
+
+    model = ResetModel(qutrit(g=0.05), p_A=0.02, p_B=0.1, T_A=2.0, T_B=0.5)
+    unr = Unravelling.from_model(model)
+    psi = np.full((1, 9), 1 / 3, dtype=complex)
+    W = channel_weights(unr, psi)
+    assert W.sum() == pytest.approx(0.12, rel=1e-14)  # sum K^dag K = (p_A + p_B) 1
+    n = 200_000
+    u = np.random.default_rng(7).random(n)
+    k = choose_channels(np.repeat(W, n, axis=0), u)
+    observed = np.bincount(k, minlength=W.shape[1])
+    assert chisquare(observed, W[0] / W.sum() * n).pvalue > 1e-3
+
+
+def test_apply_jumps_is_the_normalised_kraus_action() -> None:
+    model = ResetModel(qutrit(), p_A=0.02, p_B=0.1, T_A=2.0, T_B=0.5)
+    unr = Unravelling.from_model(model)
+    ops = model.jump_operators()
+    psi = np.random.default_rng(2).normal(size=(len(ops), 9)).astype(complex)
+    out = apply_jumps(unr, psi, np.arange(len(ops)))
+    for k, op in enumerate(ops):
+        expected = op.op @ psi[k]
+        np.testing.assert_allclose(
+            out[k], expected / np.linalg.norm(expected), atol=1e-14
+        )
+
+
+@pytest.mark.parametrize("kind", ["reset", "lindblad"])
+def test_segment_integral_matches_quadrature(kind: str) -> None:
+    """Closed form (reset) and Gauss-Legendre (Lindblad) against a fine trapezoid."""
+    model = (
+        ResetModel(qutrit(g=0.05), 0.02, 0.1, 2.0, 0.5)
+        if kind == "reset"
+        else LindbladModel(qutrit(g=0.05), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
+    )
+    unr = Unravelling.from_model(model)
+    psi = np.random.default_rng(3).normal(size=(2, 9)) + 0j
+    psi /= np.linalg.norm(psi, axis=1)[:, None]
+    s = np.array([7.0, 130.0])
+    got = unr.coords_to_density(segment_density_integral(unr, unr.to_coords(psi), s))
+    for k in range(2):
+        u = np.linspace(0, s[k], 20001)
+        states = unr.evolve(np.repeat(psi[k : k + 1], u.size, axis=0), u)
+        states /= np.linalg.norm(states, axis=1)[:, None]
+        P = states[:, :, None] * states[:, None, :].conj()
+        ref = np.trapezoid(P, u, axis=0)
+        np.testing.assert_allclose(got[k], ref, atol=1e-6 * s[k])
