@@ -7,6 +7,7 @@ returned with; ``z_score`` compares an estimate with an exact value in units of 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,3 +112,21 @@ def chi_square_p_value(z: ArrayLike) -> float:
 
     z = np.asarray(z, dtype=float).ravel()
     return float(chi2.sf(np.sum(z**2), z.size))
+
+
+def grouped_jackknife(
+    stat: Callable[[NDArray], float], groups: NDArray
+) -> tuple[float, float]:
+    """Delete-one-group jackknife: stat of the pooled groups and its standard error.
+
+    ``groups`` (G, ...) holds per-group sums; ``stat`` maps a pooled sum (...) to the
+    estimate (e.g. a measure of the ratio estimator rho' = sum num / sum den).
+    """
+    G = groups.shape[0]
+    if G < 2:
+        raise ValueError(f"need at least 2 groups for a jackknife, got {G}")
+    total = groups.sum(axis=0)
+    full = stat(total)
+    loo = np.array([stat(total - groups[g]) for g in range(G)])
+    se = math.sqrt((G - 1) / G * np.sum((loo - loo.mean()) ** 2))
+    return float(full), float(se)

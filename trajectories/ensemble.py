@@ -48,6 +48,7 @@ class Schedule:
     checkpoints: NDArray[np.float64]
     sample_index: NDArray[np.int64]  # per checkpoint: index into sample_times or -1
     window_end: NDArray[np.int64]  # per checkpoint: the window it closes or -1
+    attempt_index: NDArray[np.int64]  # per checkpoint: index of the attempt or -1
 
     @property
     def window_length(self) -> float:
@@ -56,7 +57,12 @@ class Schedule:
 
     @classmethod
     def build(
-        cls, t_max: float, sample_times: ArrayLike, burn_in: float, n_windows: int
+        cls,
+        t_max: float,
+        sample_times: ArrayLike,
+        burn_in: float,
+        n_windows: int,
+        attempt_times: ArrayLike = (),
     ) -> Schedule:
         """Validate the times and merge them into checkpoints."""
         t_max = _finite_time(t_max, "t_max")
@@ -83,14 +89,35 @@ class Schedule:
         )
         if n_windows:
             bounds[-1] = t_max
-        cp = np.unique(np.concatenate([ts[ts > 0], bounds[bounds > 0], [t_max]]))
+        ta = np.atleast_1d(np.asarray(attempt_times, dtype=float))
+        if ta.size and (
+            not np.all(np.isfinite(ta))
+            or np.any(np.diff(ta) <= 0)
+            or ta[0] <= 0
+            or ta[-1] > t_max
+        ):
+            raise ValueError(
+                f"attempt_times={ta} must be strictly increasing in (0, t_max={t_max}]"
+            )
+        cp = np.unique(np.concatenate([ts[ts > 0], bounds[bounds > 0], ta, [t_max]]))
         sample_index = np.full(cp.size, -1)
         pos = np.searchsorted(cp, ts[ts > 0])
         sample_index[pos] = np.flatnonzero(ts > 0)
         window_end = np.full(cp.size, -1)
         if n_windows:
             window_end[np.searchsorted(cp, bounds[1:])] = np.arange(n_windows)
-        return cls(t_max, ts, burn_in, int(n_windows), cp, sample_index, window_end)
+        attempt_index = np.full(cp.size, -1)
+        attempt_index[np.searchsorted(cp, ta)] = np.arange(ta.size)
+        return cls(
+            t_max,
+            ts,
+            burn_in,
+            int(n_windows),
+            cp,
+            sample_index,
+            window_end,
+            attempt_index,
+        )
 
 
 def _outer(psi: NDArray[np.complex128]) -> NDArray[np.complex128]:

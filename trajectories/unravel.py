@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,6 +36,22 @@ from trajectories.unravelling import (
     jump_times,
     segment_density_integral,
 )
+
+
+class Attempts(Protocol):
+    """A measurement applied at attempt times (see ``heralding.py``)."""
+
+    def attempt(
+        self,
+        ids: NDArray[np.int64],
+        index: NDArray[np.int64],
+        psi: NDArray[np.complex128],
+        rng: np.random.Generator,
+    ) -> NDArray[np.complex128]:
+        """Measure states psi (m, D) of trajectories ``ids`` at attempt ``index``;
+        return the states after the measurement (normalised)."""
+        ...
+
 
 NORM_TOL = 1e-10
 """Tolerance on the norm of a pure initial state and the trace of a density matrix."""
@@ -133,8 +150,14 @@ def run_chunk(
     rng_channels: np.random.Generator,
     offset: int = 0,
     record_jumps: bool = False,
+    attempts: Attempts | None = None,
+    rng_attempts: np.random.Generator | None = None,
 ) -> ChunkSums:
-    """Run the trajectories starting from psi0 (m, D) to t_max; return their sums."""
+    """Run the trajectories starting from psi0 (m, D) to t_max; return their sums.
+
+    At the schedule's attempt times, ``attempts.attempt`` measures the states (after
+    any sample at the same time is recorded) and returns the post-measurement states.
+    """
     m, D = psi0.shape
     out = ChunkSums.empty(m, D, len(unr.channels), observables.shape[0], schedule)
     cp = schedule.checkpoints
@@ -178,6 +201,13 @@ def run_chunk(
                 schedule,
                 unr.coords_to_density,
             )
+            if attempts is not None:
+                ai = schedule.attempt_index[act.k[arrived]]
+                rows = arrived[ai >= 0]
+                if rows.size:
+                    act.psi[rows] = attempts.attempt(
+                        offset + act.ids[rows], ai[ai >= 0], act.psi[rows], rng_attempts
+                    )
             act.k[arrived] += 1
         jumped = np.flatnonzero(jumping)
         if jumped.size:
@@ -216,6 +246,8 @@ def simulate(
     record_jumps: bool = False,
     chunk_size: int = 4096,
     interaction_picture: bool = True,
+    attempt_times: ArrayLike = (),
+    attempts: Attempts | None = None,
 ) -> Ensemble:
     """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max].
 
@@ -243,6 +275,9 @@ def simulate(
         Also keep every jump as (trajectory, time, channel).
     chunk_size
         Trajectories processed at once; memory is O(chunk_size D^2).
+    attempt_times, attempts
+        Times at which ``attempts.attempt`` measures every trajectory (the heralding
+        protocol of ``heralding.py``).
 
     Examples
     --------
@@ -265,14 +300,14 @@ def simulate(
         )
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
-    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows)
+    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
     unr = Unravelling.from_model(model, interaction_picture)
     names, ops = _observables(model, observables)
     start = initial_density(model, initial)
     n_chunks = -(-int(n_traj) // int(chunk_size))
     total = None
     for b, child in enumerate(rng.spawn(n_chunks)):
-        r_init, r_times, r_channels = child.spawn(3)
+        r_init, r_times, r_channels, r_attempts = child.spawn(4)
         m = min(chunk_size, n_traj - b * chunk_size)
         sums = run_chunk(
             unr,
@@ -283,6 +318,8 @@ def simulate(
             rng_channels=r_channels,
             offset=b * chunk_size,
             record_jumps=record_jumps,
+            attempts=attempts,
+            rng_attempts=r_attempts,
         )
         total = sums if total is None else total.merge(sums)
     return Ensemble(
