@@ -20,15 +20,17 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis.estimators import grouped_jackknife, z_score
+from analysis.heralding_stats import (
+    p_suc_table,
+    post_selected_state,
+    quality_table,
+    ratio_groups,
+)
 from analysis.measures import chsh_max, concurrence, fidelity, negativity, purity
 from trajectories.ensemble import Ensemble
 from trajectories.exact import Herald, evolve, herald
 from trajectories.filters import OUTCOMES
 from trajectories.models import OpenSystem
-
-Z_CRIT = 1.959963984540054
-"""Two-sided 95% normal quantile for confidence intervals."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,68 +142,33 @@ class HeraldingRun:
         rho = evolve(self.model, rho0, [self.attempt_period])[0]
         return herald(rho, self.model.machine.filter)
 
+    def runs_table(self) -> pd.DataFrame:
+        """One row per machine: trajectory, first_born, first_success, the first
+        success branch phi (phi_re_i, phi_im_i), and jump counts per bath."""
+        phi = self.recorder.first_state
+        cols = {
+            "trajectory": np.arange(self.n_traj),
+            "first_born": self.recorder.first_born,
+            "first_success": self.success[:, 0],
+        }
+        for i in range(phi.shape[1]):
+            cols[f"phi_re_{i}"] = phi[:, i].real
+            cols[f"phi_im_{i}"] = phi[:, i].imag
+        counts = self.ensemble.counts()
+        for bath in ("A", "B"):
+            names = [c for c in counts.columns if c.startswith(f"{bath}:")]
+            cols[f"n_jumps_{bath}"] = counts[names].sum(axis=1).to_numpy()
+        return pd.DataFrame(cols)
+
     def p_suc(self) -> pd.DataFrame:
         """p_suc from the first attempts, sampled and Born, with SEs and z-scores."""
-        n = self.n_traj
-        won = self.success[:, 0].astype(float)
-        born = self.recorder.first_born
-        exact = self.exact_first_attempt.p_suc
-        rows = []
-        for name, x in (("sampled", won), ("born", born)):
-            value, se = float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
-            rows.append(
-                {
-                    "quantity": "p_suc",
-                    "estimator": name,
-                    "value": value,
-                    "se": se,
-                    "n": n,
-                    "exact": exact,
-                    "z": z_score(value, se, exact),
-                }
-            )
-        return pd.DataFrame(rows)
-
-    def _groups(self, estimator: str, n_groups: int) -> NDArray[np.complex128]:
-        """Per-group sums of [vec(numerator of rho'), denominator]."""
-        phi = self.recorder.first_state
-        if estimator == "born":
-            w = self.recorder.first_born
-        elif estimator == "sampled":
-            w = self.success[:, 0].astype(float)
-        else:
-            raise ValueError(f"estimator={estimator!r} must be 'born' or 'sampled'")
-        num = w[:, None, None] * phi[:, :, None] * phi[:, None, :].conj()
-        rows = np.concatenate([num.reshape(self.n_traj, -1), w[:, None]], axis=1)
-        G = max(2, min(n_groups, self.n_traj))
-        label = np.arange(self.n_traj) * G // self.n_traj
-        out = np.zeros((G, rows.shape[1]), dtype=complex)
-        np.add.at(out, label, rows)
-        return out
-
-    def _ratio(self, pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:
-        k = self.recorder.V.shape[1]
-        return pooled[:-1].reshape(k, k) / pooled[-1].real
+        return p_suc_table(self.runs_table(), self.exact_first_attempt.p_suc)
 
     def post_selected(
         self, estimator: str = "born", n_groups: int = 50
     ) -> tuple[NDArray, NDArray]:
         """rho' (relabelled subspace) and its jackknife SE (se_re + 1j se_im)."""
-        groups = self._groups(estimator, n_groups)
-        k = self.recorder.V.shape[1]
-        est, se = np.zeros((k, k), complex), np.zeros((k, k), complex)
-        for i in range(k):
-            for j in range(k):
-                for part, unit in (("real", 1.0), ("imag", 1j)):
-                    v, s = grouped_jackknife(
-                        lambda p, i=i, j=j, part=part: getattr(
-                            self._ratio(p)[i, j], part
-                        ),
-                        groups,
-                    )
-                    est[i, j] += unit * v
-                    se[i, j] += unit * s
-        return est, se
+        return post_selected_state(ratio_groups(self.runs_table(), estimator, n_groups))
 
     def measures(self) -> dict[str, Callable[[NDArray], float]]:
         """The measures of rho' this machine supports."""
@@ -220,25 +187,10 @@ class HeraldingRun:
 
     def quality(self, estimator: str = "born", n_groups: int = 50) -> pd.DataFrame:
         """Measures of rho' with jackknife SEs, 95% CIs, exact values and z-scores."""
-        groups = self._groups(estimator, n_groups)
-        exact_rho = self.exact_first_attempt.rho_post
-        rows = []
-        for name, f in self.measures().items():
-            value, se = grouped_jackknife(lambda p, f=f: f(self._ratio(p)), groups)
-            exact = f(exact_rho)
-            rows.append(
-                {
-                    "quantity": name,
-                    "estimator": estimator,
-                    "value": value,
-                    "se": se,
-                    "ci_low": value - Z_CRIT * se,
-                    "ci_high": value + Z_CRIT * se,
-                    "exact": exact,
-                    "z": z_score(value, se, exact),
-                }
-            )
-        return pd.DataFrame(rows)
+        groups = ratio_groups(self.runs_table(), estimator, n_groups)
+        return quality_table(
+            groups, self.measures(), self.exact_first_attempt.rho_post, estimator
+        )
 
     def first_success_attempts(self) -> NDArray[np.float64]:
         """K of every machine: the attempt of its first success (NaN if none)."""

@@ -99,6 +99,7 @@ class Unravelling:
     coupled: NDArray[np.int64]
     R_block: NDArray[np.complex128]
     R_inv_block: NDArray[np.complex128]
+    decay: NDArray[np.float64]  # diagonal of G = sum_k L_k^dag L_k
 
     @classmethod
     def from_model(
@@ -152,6 +153,7 @@ class Unravelling:
             C,
             R_C,
             R_inv_C,
+            G,
         )
 
     def evolve(
@@ -159,38 +161,65 @@ class Unravelling:
     ) -> NDArray[np.complex128]:
         """exp(-i H_eff s) psi for states (n, D) in the joint basis, s (n,).
 
-        Only the coupled block is transformed to eigen-coordinates. For the reset model
-        the common decay exp(-(p_A + p_B) s / 2) is left out (see ``rebase``).
+        Only the coupled block is transformed to eigen-coordinates; the other levels
+        get a phase, or a real decay factor when their eigenvalue is imaginary. For the
+        reset model the common decay exp(-(p_A + p_B) s / 2) is left out (``rebase``).
         """
-        lam = self.lam.real if self.uniform_rate is not None else self.lam
         out = psi.copy()
         if self.coupled.size:
             C = self.coupled
             cC = psi[:, C] @ self.R_inv_block.T
-            cC *= np.exp(-1j * s[:, None] * lam[C][None, :])
+            cC *= np.exp(-1j * s[:, None] * self._lam_eff[C][None, :])
             out[:, C] = cC @ self.R_block.T
-        rest = self._diagonal_levels(lam)
+        rest, lam_rest = self._diagonal_levels
         if rest.size:
-            out[:, rest] *= np.exp(-1j * s[:, None] * lam[rest][None, :])
+            if np.all(lam_rest.real == 0):
+                out[:, rest] *= np.exp(s[:, None] * lam_rest.imag[None, :])
+            else:
+                out[:, rest] *= np.exp(-1j * s[:, None] * lam_rest[None, :])
         return out
 
-    def _diagonal_levels(self, lam: NDArray) -> NDArray[np.int64]:
-        """Uncoupled levels whose H_eff eigenvalue is not zero (they need a phase)."""
-        mask = lam != 0
+    def norm_sq_after(
+        self, psi: NDArray[np.complex128], s: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """||exp(-i H_eff s) psi||^2 and <G> there, without forming phases of the
+        uncoupled levels (their weights just decay as exp(-G s))."""
+        p = np.abs(psi) ** 2
+        U = self.uncoupled
+        pu = p[:, U] * np.exp(-s[:, None] * self.decay[U][None, :])
+        n, g = pu.sum(axis=1), pu @ self.decay[U]
+        if self.coupled.size:
+            C = self.coupled
+            cC = psi[:, C] @ self.R_inv_block.T
+            cC *= np.exp(-1j * s[:, None] * self.lam[C][None, :])
+            pc = np.abs(cC @ self.R_block.T) ** 2
+            n, g = n + pc.sum(axis=1), g + pc @ self.decay[C]
+        return n, g
+
+    @functools.cached_property
+    def _lam_eff(self) -> NDArray[np.complex128]:
+        """Eigenvalues used by ``evolve`` (real parts only for the reset model)."""
+        return self.lam.real + 0j if self.uniform_rate is not None else self.lam
+
+    @functools.cached_property
+    def uncoupled(self) -> NDArray[np.int64]:
+        """Levels outside the coupled block."""
+        mask = np.ones(self.lam.size, dtype=bool)
         mask[self.coupled] = False
         return np.flatnonzero(mask)
+
+    @functools.cached_property
+    def _diagonal_levels(self) -> tuple[NDArray[np.int64], NDArray[np.complex128]]:
+        """Uncoupled levels whose eigenvalue is not zero, and those eigenvalues."""
+        lam = self._lam_eff
+        rest = self.uncoupled[lam[self.uncoupled] != 0]
+        return rest, lam[rest]
 
     @property
     def omega(self) -> NDArray[np.float64]:
         """E_m - E_n of the (Hermitian) eigenvalues, (D, D)."""
         E = self.lam.real
         return E[:, None] - E[None, :]
-
-    @functools.cached_property
-    def rate_form(self) -> NDArray[np.complex128]:
-        """K with d/ds ||psi(s)||^2 = c(s)^dag K c(s): i (conj(lam) M - M lam)."""
-        lam = self.lam
-        return 1j * (lam.conj()[:, None] * self.metric - self.metric * lam[None, :])
 
     @functools.cached_property
     def degenerate(self) -> NDArray[np.float64]:
@@ -282,40 +311,49 @@ def jump_times(
             return np.full(r.shape, np.inf)
         s = -np.log(r) / unr.uniform_rate
         return np.where(s <= horizon, s, np.inf)
-    c = unr.to_coords(psi)
-    log_r = np.log(r)
     out = np.full(r.shape, np.inf)
-    hit = np.flatnonzero(_log_norm(unr, c, horizon)[0] <= log_r)
-    if hit.size:
-        out[hit] = _solve_log_norm(unr, c[hit], log_r[hit], horizon[hit])
+    log_r = np.log(r)
+    # closed form where the state sits on levels outside the coupled block that all
+    # decay at one rate G (after a local jump: usually a single level)
+    on = np.abs(psi) ** 2 > 0
+    G = unr.decay
+    g_hi = np.where(on, G, -np.inf).max(axis=1)
+    g_lo = np.where(on, G, np.inf).min(axis=1)
+    simple = ~on[:, unr.coupled].any(axis=1) & (g_hi - g_lo <= 1e-14 * g_hi)
+    with np.errstate(divide="ignore"):
+        s_simple = -log_r[simple] / g_hi[simple]
+    out[simple] = np.where(s_simple <= horizon[simple], s_simple, np.inf)
+    rest = np.flatnonzero(~simple)
+    if rest.size:
+        hit = rest[_log_norm(unr, psi[rest], horizon[rest])[0] <= log_r[rest]]
+        if hit.size:
+            out[hit] = _solve_log_norm(unr, psi[hit], log_r[hit], horizon[hit])
     return out
 
 
 def _log_norm(
-    unr: Unravelling, c: NDArray[np.complex128], s: NDArray[np.float64]
+    unr: Unravelling, psi: NDArray[np.complex128], s: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """log ||exp(-i H_eff s) psi||^2 and its s-derivative, without under/overflow: the
-    largest component exp(Im(lam) s) |c| is factored out before forming c^dag M c."""
-    with np.errstate(divide="ignore"):
-        log_mag = np.log(np.abs(c)) + s[:, None] * unr.lam.imag[None, :]
-    mu = log_mag.max(axis=1)
-    phase = np.exp(1j * (np.angle(c) - s[:, None] * unr.lam.real[None, :]))
-    ct = np.exp(log_mag - mu[:, None]) * phase
-    n = np.einsum("ni,ij,nj->n", ct.conj(), unr.metric, ct).real
-    dn = np.einsum("ni,ij,nj->n", ct.conj(), unr.rate_form, ct).real
-    return 2 * mu + np.log(n), dn / n
+    """log ||exp(-i H_eff s) psi||^2 and its s-derivative -<G>, for normalised psi."""
+    n, g = unr.norm_sq_after(psi, s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(n), -g / n
 
 
-def _solve_log_norm(unr, c, log_r, hi, tol: float = 1e-13):
+def _solve_log_norm(unr, psi, log_r, hi, tol: float = 1e-13):
     """Safeguarded Newton on log ||psi(s)||^2 = log r for s in [0, hi], where the
-    log-norm decreases monotonically (its derivative is -<psi|G|psi>/<psi|psi>)."""
+    log-norm decreases monotonically (its derivative is -<psi|G|psi>/<psi|psi>).
+
+    Stops when the log-norm matches log r to ``tol`` (relative accuracy of the norm),
+    the step is below ``tol`` relative, or the bracket has shrunk to rounding.
+    """
     lo = np.zeros_like(hi)
     hi = hi.copy()
-    f0, df0 = _log_norm(unr, c, lo)
+    f0, df0 = _log_norm(unr, psi, lo)
     s = np.clip((log_r - f0) / np.where(df0 < 0, df0, -1.0), lo, hi)
     todo = np.arange(s.size)
     for _ in range(200):
-        f, df = _log_norm(unr, c[todo], s[todo])
+        f, df = _log_norm(unr, psi[todo], s[todo])
         f -= log_r[todo]
         st = s[todo]
         lo[todo] = np.where(f > 0, st, lo[todo])
@@ -324,8 +362,13 @@ def _solve_log_norm(unr, c, log_r, hi, tol: float = 1e-13):
             new = st - f / df
         bad = ~((new >= lo[todo]) & (new <= hi[todo]))
         new = np.where(bad, 0.5 * (lo[todo] + hi[todo]), new)
-        new = np.where(f == 0, st, new)
-        done = np.abs(new - st) <= tol * np.maximum(new, 1e-300)
+        converged = np.abs(f) <= tol
+        new = np.where(converged, st, new)
+        done = (
+            converged
+            | (np.abs(new - st) <= tol * np.maximum(new, 1e-300))
+            | (hi[todo] - lo[todo] <= 4e-16 * hi[todo])
+        )
         s[todo] = new
         todo = todo[~done]
         if todo.size == 0:

@@ -1,0 +1,247 @@
+"""The command line: configs, exit codes, deterministic batches, resume, backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from trajectories.config import ConfigError, load_config
+from trajectories.run import main
+
+SMALL = [
+    "--quiet",
+    "--set",
+    "sampling.n_traj=800",
+    "--set",
+    "sampling.batch_size=200",
+    "--set",
+    "protocol.attempts=15",
+]
+
+
+def records(out: Path) -> dict[str, pd.DataFrame]:
+    """All batch records of a run directory, sorted for comparison."""
+    tables = {}
+    for table in ("attempts", "runs"):
+        files = sorted((out / "batches").glob(f"*_{table}.parquet"))
+        df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+        tables[table] = df.sort_values(
+            [c for c in ("trajectory", "attempt") if c in df]
+        ).reset_index(drop=True)
+    return tables
+
+
+def assert_same_records(a: Path, b: Path) -> None:
+    ra, rb = records(a), records(b)
+    for table in ra:
+        pd.testing.assert_frame_equal(ra[table], rb[table])
+
+
+def test_default_run_writes_the_run_directory(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main([*SMALL[1:], "--out", str(out), "--jobs", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "p_suc" in printed
+    assert "exact" in printed
+    assert str(out) in printed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["finished"]
+    assert manifest["seed"] == 20261124
+    assert len(manifest["batches"]) == 4
+    assert {"numpy", "qutip", "python"} <= set(manifest["versions"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary) == 1
+    keys = {
+        "p_suc",
+        "p_suc_se",
+        "p_suc_exact",
+        "negativity",
+        "negativity_se",
+        "negativity_exact",
+        "fidelity",
+        "fidelity_se",
+        "fidelity_exact",
+        "mean_attempts",
+        "mean_attempts_se",
+        "mean_attempts_exact",
+        "mean_wait",
+        "mean_wait_se",
+        "n_traj",
+        "seed",
+    }
+    assert keys <= set(summary[0])
+    assert summary[0]["n_traj"] == 800
+    # 800 machines give ~40 first-attempt successes: enough for p_suc and K; the
+    # measures of rho' need more (tests/test_heralding.py checks them)
+    for key in ("p_suc", "mean_attempts"):
+        assert abs(summary[0][f"{key}_z"]) < 4.5
+    assert summary[0]["n_first_success"] < 100
+    assert len(pd.read_csv(out / "summary.csv")) == 1
+
+
+def test_records_do_not_depend_on_jobs(tmp_path: Path) -> None:
+    assert main([*SMALL, "--out", str(tmp_path / "a"), "--jobs", "1"]) == 0
+    assert main([*SMALL, "--out", str(tmp_path / "b"), "--jobs", "2"]) == 0
+    assert_same_records(tmp_path / "a", tmp_path / "b")
+    c = tmp_path / "c"
+    assert main([*SMALL, "--out", str(c), "--jobs", "1", "--seed", "7"]) == 0
+    assert not records(c)["attempts"].equals(records(tmp_path / "a")["attempts"])
+
+
+def test_finished_runs_are_never_overwritten(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main([*SMALL, "--out", str(out), "--jobs", "1"]) == 0
+    assert main([*SMALL, "--out", str(out), "--jobs", "1"]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+
+
+def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
+    """A real process, a real signal, then --resume."""
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    args = [*SMALL, "--set", "sampling.n_traj=2400", "--set", "protocol.attempts=40"]
+    assert main([*args, "--out", str(full), "--jobs", "1"]) == 0
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trajectories.run",
+            *args,
+            "--out",
+            str(cut),
+            "--jobs",
+            "1",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((cut / "batches").glob("*_runs.parquet")):
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no batch written"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "resume with" in err
+    manifest = json.loads((cut / "manifest.json").read_text())
+    assert manifest["finished"] is None
+    done = len(list((cut / "batches").glob("*_runs.parquet")))
+    assert 1 <= done < 12
+    assert main(["--quiet", "--out", str(cut), "--resume", "--jobs", "2"]) == 0
+    assert_same_records(full, cut)
+    assert json.loads((cut / "manifest.json").read_text())["resumed"]
+
+
+def test_resume_refuses_a_different_config(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    (out / "batches").mkdir(parents=True)
+    config = load_config(None, tuple(SMALL[2::2]))
+    from trajectories.batches import plan
+    from trajectories.rundir import RunDirectory
+
+    RunDirectory(out).prepare(config, plan(config), resume=False)
+    code = main([*SMALL, "--set", "machine.g=0.02", "--out", str(out), "--resume"])
+    assert code == 2
+    assert "machine.g (0.01 -> 0.02)" in capsys.readouterr().err
+
+
+def test_sweep_gives_one_row_per_point(tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    code = main(
+        [
+            *SMALL,
+            "--set",
+            "sampling.n_traj=400",
+            "--set",
+            "sweep.baths.p_A=[0.001, 0.003]",
+            "--set",
+            "sweep.machine.g=[0.01]",
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+        ]
+    )
+    assert code == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert list(summary["sweep.baths.p_A"]) == [0.001, 0.003]
+    assert summary["p_suc_exact"].iloc[1] > summary["p_suc_exact"].iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "machine.gg=1"], "unknown key machine.gg=1"),
+        (["--set", "baths.p_A=-1"], "baths.p_A=-1 is out of range"),
+        (
+            ["--set", "protocol.attempts=1.5"],
+            "protocol.attempts=1.5 must be an integer",
+        ),
+        (["--set", "baths.T_B=-3"], "baths.T_B=-3"),
+        (["no-such-preset"], "unknown preset 'no-such-preset'"),
+        (["--set", "machine.kind=qutrits"], "machine.kind='qutrits' must be one of"),
+        (["--set", "baths.Gamma_A=1"], "baths.Gamma_A=1 does not apply"),
+        (["--jobs", "0"], "--jobs=0"),
+        (["--set", "sweep.machine.zz=[1]"], "sweep key 'machine.zz'"),
+    ],
+)
+def test_bad_configs_exit_2_with_one_line(
+    args: list, message: str, capsys, tmp_path: Path
+) -> None:
+    assert main([*SMALL, *args, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_help_and_bad_arguments(capsys) -> None:
+    assert main(["--help"]) == 0
+    assert "--resume" in capsys.readouterr().out
+    assert main(["--backend", "mpi"]) == 2
+
+
+def test_presets_load() -> None:
+    for name in ("default", "eq6", "qudit-d4", "lindblad-fig5b", "fig3-finite"):
+        config = load_config(name)
+        config.build_model()
+    with pytest.raises(ConfigError, match="unknown preset"):
+        load_config("nope")
+
+
+def test_dask_backend_matches_loky(tmp_path: Path) -> None:
+    """A real dask.distributed cluster of two workers on loopback."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        processes=True,
+        dashboard_address=None,
+    ) as cluster:
+        code = main(
+            [
+                *SMALL,
+                "--out",
+                str(tmp_path / "dask"),
+                "--backend",
+                "dask",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--jobs",
+                "2",
+            ]
+        )
+    assert code == 0
+    assert main([*SMALL, "--out", str(tmp_path / "loky"), "--jobs", "1"]) == 0
+    assert_same_records(tmp_path / "dask", tmp_path / "loky")

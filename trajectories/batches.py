@@ -1,0 +1,141 @@
+"""Batches of a run: the plan, their seeds, their records, and where they run.
+
+Batch b of grid point p draws from ``SeedSequence(seed, spawn_key=(p, b))`` (for a run
+without a sweep, p = 0: the same as ``SeedSequence(seed).spawn(...)[b]`` one level
+down), so its records depend on nothing but the config and the seed: not on the number
+of jobs, the backend, or which batches ran before an interruption.
+
+Backends: joblib's ``loky`` on local cores (default) or ``dask`` (a dask.distributed
+scheduler at ``scheduler``; ``pip install -e ".[cluster]"``). Results stream back as
+batches finish and are written by the caller, so a failure loses no finished batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from trajectories.config import RunConfig, validate
+from trajectories.heralding import run_heralding
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One unit of work: grid point, batch index, first trajectory and size."""
+
+    point: int
+    index: int
+    start: int
+    size: int
+
+    @property
+    def name(self) -> str:
+        """File stem of the batch records."""
+        return f"p{self.point:03d}_b{self.index:05d}"
+
+
+def plan(config: RunConfig) -> list[Batch]:
+    """All batches of all grid points, in a fixed order."""
+    n, size = config.sampling["n_traj"], config.sampling["batch_size"]
+    out = []
+    for p in range(len(config.points())):
+        for b, start in enumerate(range(0, n, size)):
+            out.append(Batch(p, b, start, min(size, n - start)))
+    return out
+
+
+def batch_rng(seed: int, batch: Batch) -> np.random.Generator:
+    """The batch's own generator, a child of the run seed."""
+    return np.random.default_rng(
+        np.random.SeedSequence(seed, spawn_key=(batch.point, batch.index))
+    )
+
+
+def run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
+    """Simulate one batch: its attempts table and its per-machine runs table.
+
+    BLAS runs on one thread: threaded linear algebra (eigenvectors of degenerate
+    states, sums in matrix products) can differ in the last bits between thread
+    counts, and the records must not depend on where a batch runs.
+    """
+    with threadpool_limits(limits=1):
+        return _run_batch(config_data, batch)
+
+
+def _run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
+    point = validate(config_data).points()[batch.point]
+    model = point.build_model()
+    proto = point.protocol
+    run = run_heralding(
+        model,
+        n_traj=batch.size,
+        rng=batch_rng(point.sampling["seed"], batch),
+        attempt_period=proto["attempt_period"],
+        n_attempts=proto["attempts"],
+        restart=proto["restart"],
+        n_machines=proto["machines"],
+    )
+    attempts = run.attempts_table()
+    runs = run.runs_table()
+    for table in (attempts, runs):
+        table["trajectory"] += batch.start
+        table.insert(0, "batch", batch.index)
+        table.insert(0, "point", batch.point)
+    attempts["bank"] = attempts["trajectory"] // proto["machines"]
+    return {"attempts": attempts, "runs": runs}
+
+
+def execute(
+    config: RunConfig,
+    batches: list[Batch],
+    *,
+    n_jobs: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+) -> Iterator[tuple[Batch, dict[str, pd.DataFrame]]]:
+    """Run batches, yielding (batch, records) as each one finishes."""
+    if n_jobs == 1 and backend == "loky":
+        data = config.to_dict()
+        for b in batches:
+            yield b, run_batch(data, b)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    data = config.to_dict()
+    tasks = (delayed(_tagged)(data, b) for b in batches)
+    if backend == "dask":
+        client = _dask_client(scheduler)
+        try:
+            with parallel_config(backend="dask", n_jobs=n_jobs):
+                yield from Parallel(return_as="generator_unordered")(tasks)
+        finally:
+            client.close()
+        return
+    if backend != "loky":
+        raise ValueError(f"backend={backend!r} must be 'loky' or 'dask'")
+    yield from Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
+        tasks
+    )
+
+
+def _tagged(
+    data: dict[str, Any], batch: Batch
+) -> tuple[Batch, dict[str, pd.DataFrame]]:
+    return batch, run_batch(data, batch)
+
+
+def _dask_client(scheduler: str | None) -> Any:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError(
+            "backend='dask' needs dask.distributed: pip install -e '.[cluster]'"
+        ) from None
+    if not scheduler:
+        raise ValueError("backend='dask' needs --scheduler ADDRESS (tcp://host:port)")
+    return Client(scheduler)

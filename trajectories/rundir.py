@@ -1,0 +1,169 @@
+"""The run directory: manifest, atomically written batch records, summaries.
+
+manifest.json     resolved config, seed, versions, start/end times, batch list
+batches/*.parquet per-batch records (attempts and runs tables), each written to a
+                  temporary file and renamed, so a batch file is complete or absent
+summary.json      one object per grid point (estimates, SEs, exact values, z)
+summary.csv       the same, one row per grid point
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trajectories.batches import Batch
+from trajectories.config import ConfigError, RunConfig, validate
+
+TABLES = ("attempts", "runs")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("trajectories", "numpy", "scipy", "qutip", "pandas", "joblib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Keys whose values differ between two nested dicts."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            out += _diff(a.get(key), b.get(key), f"{prefix}{key}.")
+        return out
+    return [] if a == b else [f"{prefix.rstrip('.')} ({a!r} -> {b!r})"]
+
+
+class RunDirectory:
+    """Files of one run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.batch_dir = self.path / "batches"
+        self.manifest_path = self.path / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest (raises ConfigError if there is none)."""
+        if not self.manifest_path.exists():
+            raise ConfigError(f"--out {self.path}: no manifest.json, nothing to resume")
+        return json.loads(self.manifest_path.read_text())
+
+    def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
+        """The config recorded in the manifest (for --resume without a config)."""
+        from trajectories.config import parse_override
+
+        data = self.manifest()["config"]
+        for item in overrides:
+            key, value = parse_override(item)
+            section, name = key.split(".", 1)
+            data.setdefault(section, {})[name] = value
+        return validate(data)
+
+    def prepare(self, config: RunConfig, batches: list[Batch], *, resume: bool) -> None:
+        """Create the directory and manifest, or check them when resuming."""
+        data = json.loads(json.dumps(config.to_dict()))
+        if self.manifest_path.exists():
+            old = self.manifest()
+            if not resume:
+                state = "finished" if old.get("finished") else "unfinished"
+                raise ConfigError(
+                    f"--out {self.path} already holds a {state} run; use --resume to "
+                    "complete it, or choose another --out"
+                )
+            changed = _diff(old["config"], data)
+            if changed:
+                raise ConfigError(
+                    f"--resume with a different config; changed keys: "
+                    f"{', '.join(changed)}"
+                )
+            if old.get("finished"):
+                raise ConfigError(f"--out {self.path}: the run is already finished")
+            old["resumed"] = [*old.get("resumed", []), _now()]
+            _atomic_write_text(self.manifest_path, json.dumps(old, indent=2))
+            return
+        if resume:
+            raise ConfigError(f"--resume: {self.path} has no run to resume")
+        self.batch_dir.mkdir(parents=True, exist_ok=True)
+        manifest = {
+            "config": data,
+            "seed": config.sampling["seed"],
+            "versions": _versions(),
+            "started": _now(),
+            "finished": None,
+            "batches": [
+                {
+                    "point": b.point,
+                    "index": b.index,
+                    "start": b.start,
+                    "size": b.size,
+                    "file": b.name,
+                }
+                for b in batches
+            ],
+        }
+        _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
+
+    def _file(self, batch: Batch, table: str) -> Path:
+        return self.batch_dir / f"{batch.name}_{table}.parquet"
+
+    def has_batch(self, batch: Batch) -> bool:
+        """Whether every table of the batch is on disk."""
+        return all(self._file(batch, t).exists() for t in TABLES)
+
+    def write_batch(self, batch: Batch, records: dict[str, pd.DataFrame]) -> None:
+        """Write the batch tables, each atomically (temporary file, then rename)."""
+        self.batch_dir.mkdir(parents=True, exist_ok=True)
+        for table in TABLES:
+            path = self._file(batch, table)
+            tmp = path.with_name(f".{path.name}.tmp")
+            records[table].to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+
+    def read(self, table: str, point: int | None = None) -> pd.DataFrame:
+        """All batch records of one table (optionally of one grid point)."""
+        pattern = (
+            f"p{point:03d}_*_{table}.parquet"
+            if point is not None
+            else f"*_{table}.parquet"
+        )
+        files = sorted(self.batch_dir.glob(pattern))
+        if not files:
+            raise ConfigError(f"{self.path}: no {table} records found")
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+    def finish(self, rows: list[dict[str, Any]]) -> None:
+        """Write summary.json and summary.csv and mark the manifest finished."""
+        clean = [
+            {
+                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in r.items()
+            }
+            for r in rows
+        ]
+        _atomic_write_text(self.path / "summary.json", json.dumps(clean, indent=2))
+        pd.DataFrame(rows).to_csv(self.path / "summary.csv", index=False)
+        manifest = self.manifest()
+        manifest["finished"] = _now()
+        _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
