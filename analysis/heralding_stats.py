@@ -119,11 +119,3 @@ def quality_table(
             }
         )
     return pd.DataFrame(rows)
-
-
-def first_success_attempts(attempts: pd.DataFrame) -> pd.Series:
-    """K per machine: the attempt number of its first success (NaN if none)."""
-    won = attempts[attempts["success"]]
-    first = won.groupby("trajectory")["attempt"].min()
-    machines = np.unique(attempts["trajectory"].to_numpy())
-    return first.reindex(machines).astype(float)

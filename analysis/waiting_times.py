@@ -180,6 +180,29 @@ def renewal_attempts(success: ArrayLike) -> NDArray[np.int64]:
     return gaps[np.diff(rows) == 0].astype(np.int64)
 
 
+def next_cycle_attempts(success: ArrayLike, window: int) -> NDArray[np.int64]:
+    """K' of the cycle that starts at each machine's first success, observed for
+    ``window`` attempts (censored: window + 1).
+
+    Only machines whose first success leaves ``window`` attempts to observe are used,
+    so every sample has the same censoring point and the law is unbiased (complete
+    cycles inside a finite run over-represent short cycles).
+
+    Examples
+    --------
+    >>> next_cycle_attempts([[True, False, True, False], [False, True, False, False],
+    ...                      [False, False, False, True]], 2)
+    array([2, 3])
+    """
+    s = _flags(success)
+    w = _positive_int(window, "window")
+    first = np.argmax(s, axis=1)
+    ok = s.any(axis=1) & (first + w < s.shape[1])
+    rows = np.flatnonzero(ok)
+    cycle = s[rows[:, None], first[rows, None] + 1 + np.arange(w)[None, :]]
+    return first_success_attempts(cycle)
+
+
 def bank_first_success_round(success: ArrayLike, n_machines: int) -> NDArray[np.int64]:
     """R of each bank: the first round at which some of its n machines succeeds.
 

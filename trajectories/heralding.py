@@ -19,29 +19,11 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trajectories.baths import thermal_state
-from trajectories.exact import steady_state
 from trajectories.filters import Filter
 from trajectories.heralding_result import HeraldingRun
-from trajectories.models import OpenSystem, ResetModel
+from trajectories.models import OpenSystem
+from trajectories.protocol_exact import restart_state
 from trajectories.unravel import initial_density, sample_pure_states, simulate
-
-RESTARTS = ("thermal", "steady")
-
-
-def restart_state(model: OpenSystem, restart: str) -> NDArray[np.complex128]:
-    """The state a machine restarts from after delivering a pair."""
-    if restart == "steady":
-        return steady_state(model)
-    if restart == "thermal":
-        m = model.machine
-        if isinstance(model, ResetModel):
-            return np.diag(np.kron(model.tau_A, model.tau_B)).astype(complex)
-        return np.kron(
-            thermal_state(m.energies_A, model.T_A),
-            thermal_state(m.energies_B, model.T_B),
-        ).astype(complex)
-    raise ValueError(f"restart={restart!r} must be one of {RESTARTS}")
 
 
 class AttemptRecorder:

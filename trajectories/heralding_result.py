@@ -12,6 +12,7 @@ seeing the state e^{LT} rho_0; the steady state when the machines start there):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from analysis.estimators import z_score
 from analysis.heralding_stats import (
     p_suc_table,
     post_selected_state,
@@ -27,10 +29,29 @@ from analysis.heralding_stats import (
     ratio_groups,
 )
 from analysis.measures import chsh_max, concurrence, fidelity, negativity, purity
+from analysis.waiting_times import (
+    bank_first_success_round,
+    chi_square_gof,
+    first_success_attempts,
+    next_cycle_attempts,
+    pmf_quantile,
+    quantile_ci,
+    sample_moments,
+)
 from trajectories.ensemble import Ensemble
 from trajectories.exact import Herald, evolve, herald
 from trajectories.filters import OUTCOMES
 from trajectories.models import OpenSystem
+from trajectories.protocol_exact import (
+    attempts_pmf,
+    bank_first_success_pmf,
+    delivered_state,
+    geometric_pmf,
+    pair_rate,
+    restart_state,
+    round_success_probability,
+    success_probability,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -192,21 +213,222 @@ class HeraldingRun:
             groups, self.measures(), self.exact_first_attempt.rho_post, estimator
         )
 
-    def first_success_attempts(self) -> NDArray[np.float64]:
-        """K of every machine: the attempt of its first success (NaN if none)."""
-        hit = self.success.any(axis=1)
-        return np.where(hit, self.success.argmax(axis=1) + 1.0, np.nan)
+    # ------------------------------------------------------------ protocol statistics
+
+    def first_success_attempts(self) -> NDArray[np.int64]:
+        """K of every machine: the attempt of its first success (censored:
+        n_attempts + 1)."""
+        return first_success_attempts(self.success)
 
     def attempts_between_successes(self) -> NDArray[np.int64]:
-        """K' of every later success: attempts since the previous delivered pair."""
-        k = self.since_restart
-        first = self.success & (np.cumsum(self.success, axis=1) > 1)
-        return k[first]
+        """Samples of K' (attempts from a restart to the next pair): the cycle after
+        each machine's first pair, observed for half the run (censored: window + 1)."""
+        return next_cycle_attempts(self.success, self.renewal_window)
 
-    def bank_success(self) -> NDArray[np.bool_]:
-        """(n_banks, n_attempts): whether at least one machine of the bank succeeded."""
-        n = self.n_machines
-        return self.success.reshape(-1, n, self.n_attempts).any(axis=1)
+    @property
+    def renewal_window(self) -> int:
+        """Attempts over which the cycle after the first pair is observed."""
+        return max(1, self.n_attempts // 2)
+
+    def bank_first_rounds(self) -> NDArray[np.int64]:
+        """R of every bank: its first round with a success (censored: attempts + 1)."""
+        return bank_first_success_round(self.success, self.n_machines)
+
+    def attempts_law(self, which: str = "first") -> tuple[NDArray, object]:
+        """Samples of K (``"first"``, from rho_0), K' (``"renewal"``, from the
+        restart state) or R (``"bank"``) with the exact law they follow."""
+        T, A = self.attempt_period, self.n_attempts
+        if which == "first":
+            return self.first_success_attempts(), attempts_pmf(
+                self.model, T, A, self.initial_dm
+            )
+        if which == "renewal":
+            return self.attempts_between_successes(), attempts_pmf(
+                self.model,
+                T,
+                self.renewal_window,
+                restart_state(self.model, self.restart),
+            )
+        if which == "bank":
+            return self.bank_first_rounds(), bank_first_success_pmf(
+                self.model, T, self.n_machines, A, self.initial_dm
+            )
+        raise ValueError(f"which={which!r} must be 'first', 'renewal' or 'bank'")
+
+    def goodness_of_fit(self, which: str = "first", geometric: bool = False):
+        """Chi-square of the sampled K (or K', R) against the exact law, or against
+        the geometric law with parameter p_suc (``geometric=True``)."""
+        k, law = self.attempts_law(which)
+        if geometric:
+            p = success_probability(self.model)
+            if which == "bank":
+                p = 1 - (1 - p) ** self.n_machines
+            law = geometric_pmf(p, law.pmf.size)
+        return chi_square_gof(k, law.pmf, law.tail)
+
+    def waiting_times(self, quantiles: tuple[float, ...] = (0.5, 0.9)) -> pd.DataFrame:
+        """Attempts until success (K from rho_0; K' between pairs; R of a bank) and
+        waits W = K T: mean, std and quantiles with errors or 95% CIs, next to the
+        exact values (conditioned on K <= attempts, since longer waits are censored).
+        """
+        rows = []
+        for which in ("first", "renewal", "bank"):
+            k, law = self.attempts_law(which)
+            done = k[k <= law.pmf.size]
+            if done.size < 2:
+                continue
+            kk = np.arange(1, law.pmf.size + 1)
+            cond = law.pmf / law.pmf.sum()
+            exact_mean = float(kk @ cond)
+            exact_std = math.sqrt(float(kk**2 @ cond) - exact_mean**2)
+            m = sample_moments(done)
+            base = {
+                "variable": which,
+                "n": int(k.size),
+                "censored": float(np.mean(k > self.n_attempts)),
+                "censored_exact": law.tail,
+            }
+            rows.append(
+                base
+                | {
+                    "statistic": "mean",
+                    "value": m.mean,
+                    "se": m.mean_se,
+                    "exact": exact_mean,
+                    "z": z_score(m.mean, m.mean_se, exact_mean),
+                }
+            )
+            rows.append(
+                base
+                | {
+                    "statistic": "std",
+                    "value": m.std,
+                    "se": m.std_se,
+                    "exact": exact_std,
+                    "z": z_score(m.std, m.std_se, exact_std),
+                }
+            )
+            for q in quantiles:
+                est = quantile_ci(done, q)
+                rows.append(
+                    base
+                    | {
+                        "statistic": f"q{q:g}",
+                        "value": est.estimate,
+                        "ci_low": est.low,
+                        "ci_high": est.high,
+                        "exact": pmf_quantile(cond, q),
+                    }
+                )
+        table = pd.DataFrame(rows)
+        for col in ("value", "se", "exact", "ci_low", "ci_high"):
+            if col in table:
+                table[f"wait_{col}"] = table[col] * self.attempt_period
+        return table
+
+    def round_success(self) -> dict[str, float]:
+        """P(at least one of the n machines of a bank succeeds in round 1), sampled
+        (binomial SE) and exact; 1 - (1 - p_suc)^n from the steady state."""
+        hit = self.success[:, 0].reshape(-1, self.n_machines).any(axis=1)
+        exact = round_success_probability(
+            self.model, self.attempt_period, self.n_machines, self.initial_dm
+        )
+        value = float(hit.mean())
+        se = math.sqrt(exact * (1 - exact) / hit.size)
+        return {
+            "value": value,
+            "se": se,
+            "exact": exact,
+            "n_banks": int(hit.size),
+            "z": z_score(value, se, exact),
+        }
+
+    def pair_rate(self) -> dict[str, float]:
+        """Delivered pairs per machine per unit time in the long run, 1 / (T E[K']),
+        from the cycles after the first pairs, against the exact value (needs a run
+        long enough that no such cycle is censored)."""
+        k = self.attempts_between_successes()
+        m = sample_moments(k, censored_at=self.renewal_window + 1)
+        T = self.attempt_period
+        value = 1 / (T * m.mean)
+        se = m.mean_se / (T * m.mean**2)
+        exact = pair_rate(self.model, T, self.restart)
+        return {
+            "value": value,
+            "se": se,
+            "exact": exact,
+            "z": z_score(value, se, exact),
+        }
+
+    def delivered_fidelity(self) -> dict[str, float]:
+        """Long-run fidelity of the delivered pairs: the pair that ends the cycle after
+        each machine's first pair (one per machine, so short cycles are not
+        over-represented), against the exact long-run delivered state."""
+        target = self.model.machine.target
+        if target is None:
+            raise ValueError("the machine has no target state")
+        k = self.attempts_between_successes()
+        if np.any(k > self.renewal_window):
+            raise ValueError("some cycles are censored: simulate more attempts")
+        pairs = self.pairs_table()
+        second = pairs[pairs.groupby("trajectory").cumcount() == 1]
+        first_k = self.first_success_attempts()
+        eligible = np.flatnonzero(
+            (first_k <= self.n_attempts)
+            & (first_k + self.renewal_window <= self.n_attempts)
+        )
+        f = second.set_index("trajectory").loc[eligible, "fidelity"].to_numpy()
+        exact = fidelity(
+            delivered_state(self.model, self.attempt_period, None, self.restart), target
+        )
+        value, se = float(f.mean()), float(f.std(ddof=1) / math.sqrt(f.size))
+        return {
+            "value": value,
+            "se": se,
+            "exact": exact,
+            "n": int(f.size),
+            "z": z_score(value, se, exact),
+        }
+
+    def quality_by_attempt(self, k_max: int = 10) -> pd.DataFrame:
+        """Mean fidelity of the pairs delivered at their k-th attempt since the last
+        restart (k = 1..k_max; the first cycle from rho_0 is left out), with SEs and
+        the exact fidelity of the state delivered at attempt k from the restart state.
+        """
+        pairs = self.pairs_table()
+        target = self.model.machine.target
+        if target is None:
+            raise ValueError("the machine has no target state")
+        first = pairs.groupby("trajectory").cumcount() == 0
+        later = pairs[~first]
+        rho_r = restart_state(self.model, self.restart)
+        rows = []
+        for k in range(1, k_max + 1):
+            f = later.loc[later["k"] == k, "fidelity"].to_numpy()
+            exact = fidelity(
+                delivered_state(
+                    self.model, self.attempt_period, k, self.restart, rho_r
+                ),
+                target,
+            )
+            se = float(f.std(ddof=1) / math.sqrt(f.size)) if f.size > 1 else math.nan
+            rows.append(
+                {
+                    "k": k,
+                    "n": int(f.size),
+                    "fidelity": float(f.mean()) if f.size else math.nan,
+                    "se": se,
+                    "exact": exact,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    @property
+    def initial_dm(self) -> NDArray[np.complex128]:
+        """The initial state as a density matrix."""
+        if self.initial.ndim == 2:
+            return self.initial
+        return np.outer(self.initial, self.initial.conj())
 
     def __repr__(self) -> str:
         return (

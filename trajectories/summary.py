@@ -20,12 +20,12 @@ import numpy as np
 
 from analysis.estimators import z_score
 from analysis.heralding_stats import (
-    first_success_attempts,
     p_suc_table,
     quality_table,
     ratio_groups,
 )
 from analysis.measures import chsh_max, fidelity, negativity, purity
+from analysis.waiting_times import first_success_attempts
 from trajectories.config import RunConfig
 from trajectories.exact import herald, steady_state
 from trajectories.protocol_exact import attempts_pmf
@@ -68,8 +68,9 @@ def summarize_point(point: RunConfig, attempts, runs) -> dict[str, Any]:
     for _, r in q.iterrows():
         _put(row, r["quantity"], r["value"], r["se"], r["exact"])
     pmf, tail = attempts_pmf(model, T, A)
-    K = first_success_attempts(attempts).to_numpy()
-    done = K[np.isfinite(K)]
+    flags = attempts.pivot(index="trajectory", columns="attempt", values="success")
+    K = first_success_attempts(flags.to_numpy(dtype=bool))
+    done = K[K <= A].astype(float)
     k = np.arange(1, A + 1)
     mean_exact = float(np.sum(k * pmf) / np.sum(pmf))
     se = float(done.std(ddof=1) / math.sqrt(done.size)) if done.size > 1 else math.nan
@@ -81,7 +82,7 @@ def summarize_point(point: RunConfig, attempts, runs) -> dict[str, Any]:
         mean_exact,
     )
     _put(row, "mean_wait", T * row["mean_attempts"], T * se, T * mean_exact)
-    censored = float(np.mean(~np.isfinite(K)))
+    censored = float(np.mean(K > A))
     _put(row, "censored", censored, math.sqrt(max(tail * (1 - tail), 0) / K.size), tail)
     first = attempts[attempts["attempt"] == 1]
     banks = first.groupby("bank")["success"].any().to_numpy(dtype=float)
