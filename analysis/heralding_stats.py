@@ -53,9 +53,17 @@ def p_suc_table(runs: pd.DataFrame, exact: float) -> pd.DataFrame:
 
 
 def ratio_groups(
-    runs: pd.DataFrame, estimator: str = "born", n_groups: int = 50
+    runs: pd.DataFrame,
+    estimator: str = "born",
+    n_groups: int = 50,
+    n_total: int | None = None,
 ) -> NDArray[np.complex128]:
-    """Per-group sums of [vec(sum w phi phi^dag), sum w] over blocks of machines."""
+    """Per-group sums of [vec(sum w phi phi^dag), sum w] over blocks of machines.
+
+    Machine ``trajectory`` belongs to block trajectory * G // n_total, so the sums of
+    several batches of one run (pass the run's ``n_total``) add up to those of the
+    whole run.
+    """
     if estimator not in ("born", "sampled"):
         raise ValueError(f"estimator={estimator!r} must be 'born' or 'sampled'")
     col = "first_born" if estimator == "born" else "first_success"
@@ -63,13 +71,11 @@ def ratio_groups(
     phi = branch_states(runs)
     num = w[:, None, None] * phi[:, :, None] * phi[:, None, :].conj()
     rows = np.concatenate([num.reshape(len(runs), -1), w[:, None]], axis=1)
-    n = len(runs)
-    G = max(2, min(n_groups, n))
-    order = np.argsort(runs["trajectory"].to_numpy(), kind="stable")
-    label = np.empty(n, dtype=np.int64)
-    label[order] = np.arange(n) * G // n
+    traj = runs["trajectory"].to_numpy()
+    n_total = int(traj.max()) + 1 if n_total is None else n_total
+    G = max(2, min(n_groups, n_total))
     out = np.zeros((G, rows.shape[1]), dtype=complex)
-    np.add.at(out, label, rows)
+    np.add.at(out, traj * G // n_total, rows)
     return out
 
 

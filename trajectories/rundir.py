@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -141,17 +142,17 @@ class RunDirectory:
             records[table].to_parquet(tmp, index=False)
             os.replace(tmp, path)
 
-    def read(self, table: str, point: int | None = None) -> pd.DataFrame:
-        """All batch records of one table (optionally of one grid point)."""
-        pattern = (
-            f"p{point:03d}_*_{table}.parquet"
-            if point is not None
-            else f"*_{table}.parquet"
-        )
-        files = sorted(self.batch_dir.glob(pattern))
-        if not files:
-            raise ConfigError(f"{self.path}: no {table} records found")
-        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    def iter_batches(self, point: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+        """(attempts, runs) records of each batch of a grid point, one at a time."""
+        runs = sorted(self.batch_dir.glob(f"p{point:03d}_*_runs.parquet"))
+        if not runs:
+            raise ConfigError(f"{self.path}: no records of grid point {point}")
+        for path in runs:
+            stem = path.name.removesuffix("_runs.parquet")
+            yield (
+                pd.read_parquet(self.batch_dir / f"{stem}_attempts.parquet"),
+                pd.read_parquet(path),
+            )
 
     def finish(self, rows: list[dict[str, Any]]) -> None:
         """Write summary.json and summary.csv and mark the manifest finished."""

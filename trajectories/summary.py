@@ -13,17 +13,16 @@ fraction next to the exact P(K > attempts)).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
-from analysis.estimators import z_score
-from analysis.heralding_stats import (
-    p_suc_table,
-    quality_table,
-    ratio_groups,
-)
+from analysis.estimators import moments_mean_se, z_score
+from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.measures import chsh_max, fidelity, negativity, purity
 from analysis.waiting_times import first_success_attempts
 from trajectories.config import RunConfig
@@ -48,56 +47,79 @@ def _put(row: dict, key: str, value: float, se: float, exact: float) -> None:
     row[f"{key}_z"] = z_score(value, se, exact)
 
 
-def summarize_point(point: RunConfig, attempts, runs) -> dict[str, Any]:
-    """Estimates, SEs, exact values and z-scores of one grid point."""
+class _PointSums:
+    """Running sums over the batches of one grid point (memory: one batch)."""
+
+    def __init__(self, n_total: int, attempts: int) -> None:
+        self.n_total, self.attempts = n_total, attempts
+        self.p = {"born": np.zeros(2), "sampled": np.zeros(2)}
+        self.groups: NDArray | None = None
+        self.K: list[NDArray] = []
+        self.banks = np.zeros(2)
+
+    def add(self, attempts: pd.DataFrame, runs: pd.DataFrame) -> None:
+        for name, col in (("born", "first_born"), ("sampled", "first_success")):
+            x = runs[col].to_numpy(dtype=float)
+            self.p[name] += (x.sum(), (x**2).sum())
+        g = ratio_groups(runs, n_total=self.n_total)
+        self.groups = g if self.groups is None else self.groups + g
+        flags = attempts.pivot(index="trajectory", columns="attempt", values="success")
+        self.K.append(
+            first_success_attempts(flags.to_numpy(dtype=bool)).astype(np.int32)
+        )
+        first = attempts[attempts["attempt"] == 1]
+        hit = first.groupby("bank")["success"].any().to_numpy(dtype=float)
+        self.banks += (hit.sum(), hit.size)
+
+
+def summarize_point(
+    point: RunConfig, batches: Iterable[tuple[pd.DataFrame, pd.DataFrame]]
+) -> dict[str, Any]:
+    """Estimates, SEs, exact values and z-scores of one grid point, from its batches
+    of (attempts, runs) records read one at a time."""
     model = point.build_model()
     proto = point.protocol
     T, A, n = proto["attempt_period"], proto["attempts"], proto["machines"]
+    N = point.sampling["n_traj"]
+    sums = _PointSums(N, A)
+    for attempts, runs in batches:
+        sums.add(attempts, runs)
     row: dict[str, Any] = {}
     exact = herald(steady_state(model), model.machine.filter)
-    p = p_suc_table(runs, exact.p_suc).set_index("estimator")
-    _put(row, "p_suc", p.loc["born", "value"], p.loc["born", "se"], exact.p_suc)
-    _put(
-        row,
-        "p_suc_sampled",
-        p.loc["sampled", "value"],
-        p.loc["sampled", "se"],
-        exact.p_suc,
-    )
-    q = quality_table(ratio_groups(runs), _measures(model), exact.rho_post)
+    for key, name in (("p_suc", "born"), ("p_suc_sampled", "sampled")):
+        mean, se = moments_mean_se(sums.p[name][0], sums.p[name][1], N)
+        _put(row, key, float(mean), float(se), exact.p_suc)
+    q = quality_table(sums.groups, _measures(model), exact.rho_post)
     for _, r in q.iterrows():
         _put(row, r["quantity"], r["value"], r["se"], r["exact"])
     pmf, tail = attempts_pmf(model, T, A)
-    flags = attempts.pivot(index="trajectory", columns="attempt", values="success")
-    K = first_success_attempts(flags.to_numpy(dtype=bool))
+    K = np.concatenate(sums.K)
     done = K[K <= A].astype(float)
-    k = np.arange(1, A + 1)
-    mean_exact = float(np.sum(k * pmf) / np.sum(pmf))
+    mean_exact = float(np.arange(1, A + 1) @ pmf / pmf.sum())
     se = float(done.std(ddof=1) / math.sqrt(done.size)) if done.size > 1 else math.nan
+    mean = float(done.mean()) if done.size else math.nan
+    _put(row, "mean_attempts", mean, se, mean_exact)
+    _put(row, "mean_wait", T * mean, T * se, T * mean_exact)
     _put(
         row,
-        "mean_attempts",
-        float(done.mean()) if done.size else math.nan,
-        se,
-        mean_exact,
+        "censored",
+        float(np.mean(K > A)),
+        math.sqrt(max(tail * (1 - tail), 0) / K.size),
+        tail,
     )
-    _put(row, "mean_wait", T * row["mean_attempts"], T * se, T * mean_exact)
-    censored = float(np.mean(K > A))
-    _put(row, "censored", censored, math.sqrt(max(tail * (1 - tail), 0) / K.size), tail)
-    first = attempts[attempts["attempt"] == 1]
-    banks = first.groupby("bank")["success"].any().to_numpy(dtype=float)
     p_bank = 1 - (1 - exact.p_suc) ** n
+    hits, n_banks = sums.banks
     _put(
         row,
         "bank_round_success",
-        float(banks.mean()),
-        math.sqrt(p_bank * (1 - p_bank) / banks.size),
+        hits / n_banks,
+        math.sqrt(p_bank * (1 - p_bank) / n_banks),
         p_bank,
     )
     row.update(
         {
-            "n_traj": len(runs),
-            "n_first_success": int(runs["first_success"].sum()),
+            "n_traj": N,
+            "n_first_success": int(sums.p["sampled"][0]),
             "machines": n,
             "attempt_period": T,
             "attempts": A,
@@ -115,8 +137,7 @@ def summarize(config: RunConfig, rundir: RunDirectory) -> list[dict[str, Any]]:
             f"sweep.{key}": getattr(point, key.split(".")[0])[key.split(".")[1]]
             for key in config.sweep
         }
-        row = summarize_point(point, rundir.read("attempts", p), rundir.read("runs", p))
-        rows.append(swept | row)
+        rows.append(swept | summarize_point(point, rundir.iter_batches(p)))
     return rows
 
 
