@@ -245,3 +245,16 @@ def test_dask_backend_matches_loky(tmp_path: Path) -> None:
     assert code == 0
     assert main([*SMALL, "--out", str(tmp_path / "loky"), "--jobs", "1"]) == 0
     assert_same_records(tmp_path / "dask", tmp_path / "loky")
+
+
+def test_batch_seeds_follow_the_contract() -> None:
+    import numpy as np
+
+    from trajectories.batches import Batch, batch_rng
+
+    for b in range(3):
+        expected = np.random.default_rng(np.random.SeedSequence(42).spawn(3)[b])
+        got = batch_rng(42, Batch(0, b, 0, 10))
+        assert got.random() == expected.random()
+    swept = np.random.default_rng(np.random.SeedSequence(42).spawn(2)[1].spawn(3)[2])
+    assert batch_rng(42, Batch(1, 2, 0, 10), sweep=True).random() == swept.random()

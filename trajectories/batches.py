@@ -1,9 +1,10 @@
 """Batches of a run: the plan, their seeds, their records, and where they run.
 
-Batch b of grid point p draws from ``SeedSequence(seed, spawn_key=(p, b))`` (for a run
-without a sweep, p = 0: the same as ``SeedSequence(seed).spawn(...)[b]`` one level
-down), so its records depend on nothing but the config and the seed: not on the number
-of jobs, the backend, or which batches ran before an interruption.
+Batch b draws from ``SeedSequence(seed).spawn(n_batches)[b]`` (``spawn_key=(b,)``); in
+a sweep, batch b of grid point p draws from ``SeedSequence(seed).spawn(n_points)[p]
+.spawn(n_batches)[b]`` (``spawn_key=(p, b)``). Its records depend on nothing but the
+config and the seed: not on the number of jobs, the backend, or which batches ran
+before an interruption.
 
 Backends: joblib's ``loky`` on local cores (default) or ``dask`` (a dask.distributed
 scheduler at ``scheduler``; ``pip install -e ".[cluster]"``). Results stream back as
@@ -49,11 +50,10 @@ def plan(config: RunConfig) -> list[Batch]:
     return out
 
 
-def batch_rng(seed: int, batch: Batch) -> np.random.Generator:
-    """The batch's own generator, a child of the run seed."""
-    return np.random.default_rng(
-        np.random.SeedSequence(seed, spawn_key=(batch.point, batch.index))
-    )
+def batch_rng(seed: int, batch: Batch, sweep: bool = False) -> np.random.Generator:
+    """The batch's own generator, a child of the run seed (see the module docstring)."""
+    key = (batch.point, batch.index) if sweep else (batch.index,)
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
 def run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
@@ -68,13 +68,14 @@ def run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFra
 
 
 def _run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
-    point = validate(config_data).points()[batch.point]
+    config = validate(config_data)
+    point = config.points()[batch.point]
     model = point.build_model()
     proto = point.protocol
     run = run_heralding(
         model,
         n_traj=batch.size,
-        rng=batch_rng(point.sampling["seed"], batch),
+        rng=batch_rng(point.sampling["seed"], batch, sweep=bool(config.sweep)),
         attempt_period=proto["attempt_period"],
         n_attempts=proto["attempts"],
         restart=proto["restart"],
