@@ -74,8 +74,12 @@ def ratio_groups(
     traj = runs["trajectory"].to_numpy()
     n_total = int(traj.max()) + 1 if n_total is None else n_total
     G = max(2, min(n_groups, n_total))
+    label = traj * G // n_total
+    order = np.argsort(label, kind="stable")
+    label = label[order]
+    starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
     out = np.zeros((G, rows.shape[1]), dtype=complex)
-    np.add.at(out, traj * G // n_total, rows)
+    out[label[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return out
 
 
