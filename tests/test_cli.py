@@ -24,6 +24,7 @@ SMALL = [
     "sampling.batch_size=200",
     "--set",
     "protocol.attempts=15",
+    "--no-report",  # reports are tested in tests/test_report.py
 ]
 
 

@@ -72,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--resume", action="store_true", help="complete the interrupted run in --out"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--no-report", action="store_true", help="skip report.md and its figures"
+    )
     return p.parse_args(argv)
 
 
@@ -143,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     rows = summarize(config, rundir)
     rundir.finish(rows)
+    if not args.no_report:
+        from trajectories.report import write_report
+
+        write_report(out)
     if not args.quiet:
         print(format_summary(rows, out))
     return 0
