@@ -337,7 +337,7 @@ def density_matrix_figure(
         if labels:
             ax.set_xticklabels(labels, fontsize=tick_font, rotation=90 if k > 8 else 0)
             ax.set_yticklabels(labels, fontsize=tick_font)
-        ax.set_xlabel("column (ket)", fontsize=10)
+        ax.set_xlabel("column (bra)", fontsize=10)
         ax.set_ylabel("row (ket)", fontsize=10)
         if annotate:
             for i in range(k):
