@@ -4,6 +4,7 @@
 * ``qudit``: Eq. 12, the steady state C2-C3 and the limit C12
 * ``one_step``: Eqs. E3-E10 (one-step machines, g -> 0 limits)
 * ``small_machines``: App. G (qubit-qubit and qubit-qutrit machines)
+* ``lindblad``: readings of the Lindblad model of Eq. F6 compared for Figs. 5(b) and 8
 
 Where the paper has a typo, the function implements the corrected form and its docstring
 and test say what was changed.
