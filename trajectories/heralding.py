@@ -111,6 +111,7 @@ def run_heralding(
     Examples
     --------
     >>> from trajectories.machines import qutrit
+    >>> from trajectories.models import ResetModel
     >>> run = run_heralding(ResetModel(qutrit(g=0.01), 0.002, 0.01), n_traj=200,
     ...                     rng=np.random.default_rng(0), attempt_period=100.0,
     ...                     n_attempts=5)
