@@ -144,21 +144,7 @@ def reference(model: OpenSystem, rng: np.random.Generator) -> Reference:
 
 
 def run_ours(model: OpenSystem, ref: Reference, n_traj: int, seed: int) -> Run:
-    """Time ``simulate`` on ``n_traj`` trajectories.
-
-    A ``FloatingPointError`` of the engine (a jump-time root search that does not
-    converge) is printed, and the run is repeated with another seed (three tries).
-    """
-    for attempt in range(3):
-        try:
-            return _time_ours(model, ref, n_traj, seed + 1000 * attempt)
-        except FloatingPointError as error:
-            print(f"  ENGINE FAILURE (ours, seed {seed + 1000 * attempt}): {error}")
-    raise RuntimeError("the jump engine failed three times")
-
-
-def _time_ours(model: OpenSystem, ref: Reference, n_traj: int, seed: int) -> Run:
-    """One timed ``simulate`` call."""
+    """Time ``simulate`` on ``n_traj`` trajectories."""
     start = time.perf_counter()
     ens = simulate(
         model,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.linalg as la
 
-from trajectories.machines import qubit_qubit, qudit, qutrit
+from trajectories.machines import qubit_qubit, qubit_qutrit, qudit, qutrit
 from trajectories.models import LindbladModel, ResetModel
 from trajectories.unravelling import (
     Unravelling,
@@ -139,3 +139,134 @@ def test_segment_integral_matches_quadrature(kind: str) -> None:
         P = states[:, :, None] * states[:, None, :].conj()
         ref = np.trapezoid(P, u, axis=0)
         np.testing.assert_allclose(got[k], ref, atol=1e-6 * s[k])
+
+
+# fused kernels of the event loop -------------------------------------------------
+
+FUSED_MODELS = {
+    "reset": lambda: ResetModel(qutrit(g=0.05), 0.02, 0.1, 2.0, 0.5),
+    "lindblad": lambda: LindbladModel(
+        qutrit(g=1.6e-3, eps=3.0), 10.0, 0.2, 1e-4, 5e-3, dephasing=3.5e-5
+    ),
+    "qubit-qutrit": lambda: LindbladModel(qubit_qutrit(), 1.0, 0.3, 0.01, 0.02),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_MODELS))
+def test_two_stage_jump_follows_the_rates_and_is_the_kraus_action(name: str) -> None:
+    """jump_states: channel frequencies against ||L_k psi||^2 (chi-square), states
+    equal to apply_jumps, and the same states on whole arrays or rows."""
+    from scipy.stats import chisquare
+
+    from trajectories.unravelling import jump_states
+
+    unr = Unravelling.from_model(FUSED_MODELS[name]())
+    rng = np.random.default_rng(11)
+    psi = rng.normal(size=(1, unr.dim)) + 1j * rng.normal(size=(1, unr.dim))
+    psi /= np.linalg.norm(psi)
+    n = 200_000
+    states = np.repeat(psi, n, axis=0)
+    new, k = jump_states(unr, states, rng.random((n, 2)))
+    W = channel_weights(unr, psi)[0]
+    observed = np.bincount(k, minlength=W.size)
+    seen = W > 0
+    assert observed[~seen].sum() == 0
+    assert chisquare(observed[seen], W[seen] / W.sum() * n).pvalue > 1e-3
+    np.testing.assert_allclose(new[:500], apply_jumps(unr, states[:500], k[:500]))
+    np.testing.assert_allclose(np.linalg.norm(new, axis=1), 1.0, rtol=1e-14)
+
+
+def _random_states(unr: Unravelling, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Normalised states: dense, product (post-jump like) and on a few levels."""
+    D = unr.dim
+    psi = rng.normal(size=(n, D)) + 1j * rng.normal(size=(n, D))
+    psi[n // 3 : 2 * n // 3] *= rng.random((n - n // 3 - (n - 2 * n // 3), D)) < 0.3
+    psi[2 * n // 3 :, unr.coupled] = 0.0
+    psi[np.linalg.norm(psi, axis=1) == 0, unr.uncoupled[0]] = 1.0
+    return psi / np.linalg.norm(psi, axis=1)[:, None]
+
+
+def test_clock_jump_times_solve_the_norm_equation_or_miss_the_horizon() -> None:
+    """||exp(-i H_eff s) psi||^2 = exp(-E) to 1e-12 (scipy expm) for the jumps, and
+    no jump exactly where the norm at the horizon is above exp(-E)."""
+    from trajectories.unravelling import clock_jump_times
+
+    model = LindbladModel(qutrit(g=0.03, eps=1.5), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
+    unr = Unravelling.from_model(model)
+    G = sum((j.op.conj().T @ j.op).toarray() for j in model.jump_operators())
+    H_eff = model.hamiltonian(True) - 0.5j * G
+    rng = np.random.default_rng(5)
+    n = 60
+    psi = _random_states(unr, n, rng)
+    E = rng.standard_exponential(n)
+    horizon = rng.uniform(1.0, 400.0, n)
+    s = clock_jump_times(unr, psi, E, horizon)
+    for k in range(n):
+        if np.isfinite(s[k]):
+            assert 0 <= s[k] < horizon[k]
+            phi = la.expm(-1j * H_eff * s[k]) @ psi[k]
+            assert np.vdot(phi, phi).real == pytest.approx(math.exp(-E[k]), rel=1e-12)
+        else:
+            phi = la.expm(-1j * H_eff * horizon[k]) @ psi[k]
+            assert np.vdot(phi, phi).real > math.exp(-E[k]) * (1 - 1e-12)
+    assert 5 < np.isfinite(s).sum() < n - 5
+
+
+def test_root_finding_that_used_to_oscillate_converges() -> None:
+    """A state whose Newton iterates once cycled between two floats 1e-13 apart."""
+    from trajectories.unravelling import _solve_log_norm
+
+    model = LindbladModel(qutrit(g=1.6e-3, eps=3.0), 10.0, 0.2, 1e-4, 5e-3, 3.5e-5)
+    unr = Unravelling.from_model(model)
+    c = np.zeros((1, 9), complex)
+    c[0, 2] = 0.21299206062453266 - 7.39879367663863e-17j
+    c[0, 4] = 8.209958083687801e-16 - 2.115855302149445j
+    c[0, 6] = 1.3327866818369676 + 9.976010922458646e-16j
+    log_r = np.array([-0.009849574193935617])
+    s = _solve_log_norm(unr, c, log_r, np.array([2315.974633460686]))
+    n, _ = unr.norm_sq_after(c, s)
+    assert math.log(n[0]) == pytest.approx(log_r[0], abs=1e-13)
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_MODELS))
+def test_evolve_pass_moves_only_what_changes(name: str) -> None:
+    """Rows left frozen by evolve_pass differ from evolve by a scalar factor only,
+    moving rows equal evolve."""
+    from trajectories.unravelling import clock_pass
+
+    unr = Unravelling.from_model(FUSED_MODELS[name]())
+    rng = np.random.default_rng(8)
+    psi = _random_states(unr, 90, rng)
+    s = rng.uniform(0.0, 300.0, 90)
+    _, motion = clock_pass(unr, psi, np.full(90, np.inf), s)
+    moved = psi.copy()
+    unr.evolve_pass(moved, s, motion)
+    exact = unr.evolve(psi, s)
+    if motion is None:
+        np.testing.assert_allclose(moved, exact, atol=1e-13)
+        return
+    assert motion.frozen.any()
+    assert not motion.frozen.all()
+    f = motion.frozen
+    np.testing.assert_array_equal(moved[f], psi[f])
+    factor = np.exp(-0.5 * motion.rate[f] * s[f])[:, None]
+    np.testing.assert_allclose(exact[f], factor * psi[f], rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(moved[~f], exact[~f], atol=1e-13)
+
+
+def test_pure_sample_sums_match_outer_products() -> None:
+    from trajectories.ensemble import ChunkSums, Schedule
+
+    rng = np.random.default_rng(3)
+    psi = rng.normal(size=(300, 9)) + 1j * rng.normal(size=(300, 9))
+    ops = rng.normal(size=(2, 9, 9)) + 1j * rng.normal(size=(2, 9, 9))
+    ops = ops + ops.conj().transpose(0, 2, 1)
+    sums = ChunkSums.empty(300, 9, 3, 2, Schedule.build(1.0, [0.5], 0.0, 0))
+    sums._add_samples(0, psi, ops)
+    rho = psi[:, :, None] * psi[:, None, :].conj()
+    np.testing.assert_allclose(sums.rho[0], rho.sum(axis=0), rtol=1e-12)
+    sq = rho.real**2 + 1j * rho.imag**2
+    np.testing.assert_allclose(sums.rho_sq[0], sq.sum(axis=0), rtol=1e-12)
+    v = np.einsum("kji,nij->nk", ops, rho).real
+    np.testing.assert_allclose(sums.obs[0], v.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sums.obs_sq[0], (v**2).sum(axis=0), rtol=1e-12)

@@ -120,10 +120,6 @@ class Schedule:
         )
 
 
-def _outer(psi: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    return psi[:, :, None] * psi[:, None, :].conj()
-
-
 def _sq(x: NDArray[np.complex128]) -> NDArray[np.complex128]:
     """Re(x)^2 + 1j Im(x)^2, for running variances of real and imaginary parts."""
     return x.real**2 + 1j * x.imag**2
@@ -182,13 +178,22 @@ class ChunkSums:
             z((m, K), dtype=np.int32),
         )
 
-    def _add_samples(self, si: int, rho: NDArray, ops: NDArray) -> None:
-        self.rho[si] += rho.sum(axis=0)
-        self.rho_sq[si] += _sq(rho).sum(axis=0)
-        v = _expect(rho, ops)
+    def _add_samples(self, si: int, psi: NDArray, ops: NDArray) -> None:
+        """Add the states psi (n, D) to the sums of sample ``si``: psi psi^dag, its
+        squares and the observables, by matrix products (no (n, D, D) array): with
+        psi = x + i y, Re(psi_i psi_j^*) = x_i x_j + y_i y_j, Im = y_i x_j - x_i y_j."""
+        x, y = psi.real, psi.imag
+        xx, yy, xy = x * x, y * y, x * y
+        self.rho[si] += psi.T @ psi.conj()
+        cross = xy.T @ xy
+        self.rho_sq[si] += (xx.T @ xx + yy.T @ yy + 2 * cross) + 1j * (
+            yy.T @ xx + xx.T @ yy - 2 * cross
+        )
+        v = np.stack([np.einsum("ni,ni->n", psi.conj(), psi @ op.T) for op in ops])
+        v = v.real.T
         self.obs[si] += v.sum(axis=0)
         self.obs_sq[si] += (v**2).sum(axis=0)
-        self.n_samples[si] += rho.shape[0]
+        self.n_samples[si] += psi.shape[0]
 
     def record_samples(
         self, t: float, psi: NDArray, ops: NDArray, schedule: Schedule
@@ -196,7 +201,7 @@ class ChunkSums:
         """Record the states at t if t is a sample time (used for t = 0)."""
         hit = np.flatnonzero(schedule.sample_times == t)
         if hit.size:
-            self._add_samples(int(hit[0]), _outer(psi), ops)
+            self._add_samples(int(hit[0]), psi, ops)
 
     def checkpoint(
         self,
@@ -213,7 +218,7 @@ class ChunkSums:
         coordinates that ``to_density`` maps to the joint basis)."""
         si = schedule.sample_index[k]
         for s in np.unique(si[si >= 0]):
-            self._add_samples(int(s), _outer(psi[si == s]), ops)
+            self._add_samples(int(s), psi[si == s], ops)
         wi = schedule.window_end[k]
         for w in np.unique(wi[wi >= 0]):
             sel = rows[wi == w]
@@ -279,6 +284,45 @@ class ChunkSums:
                 [self.counts_after_burn_in, other.counts_after_burn_in]
             ),
             jumps=self.jumps + other.jumps,
+        )
+
+
+class JumpCounter:
+    """Jump counts of a chunk of m trajectories, kept as codes id * K + channel per
+    pass of the event loop and binned once (``finish``) into ``ChunkSums``."""
+
+    def __init__(self, m: int, K: int, burn_in: float) -> None:
+        self.m, self.K, self.burn_in = m, K, burn_in
+        self.codes: list[NDArray[np.int64]] = []
+        self.late: list[NDArray[np.int64]] = []
+
+    def add(
+        self,
+        ids: NDArray[np.int64],
+        t: NDArray[np.float64],
+        ch: NDArray[np.int64],
+        jumped: NDArray[np.bool_],
+    ) -> None:
+        """Rows where ``jumped``: trajectory ids jumped through channel ch at t."""
+        none = self.m * self.K
+        code = np.where(jumped, ids * self.K + ch, none)
+        self.codes.append(code)
+        if self.burn_in > 0:
+            self.late.append(np.where(t >= self.burn_in, code, none))
+
+    def _bin(self, codes: list[NDArray[np.int64]]) -> NDArray[np.int32]:
+        size = self.m * self.K
+        if not codes:
+            return np.zeros((self.m, self.K), dtype=np.int32)
+        n = np.bincount(np.concatenate(codes), minlength=size + 1)[:size]
+        return n.reshape(self.m, self.K).astype(np.int32)
+
+    def finish(self, sums: ChunkSums) -> None:
+        """Add the counts to ``sums``."""
+        counts = self._bin(self.codes)
+        sums.counts += counts
+        sums.counts_after_burn_in += (
+            self._bin(self.late) if self.burn_in > 0 else counts
         )
 
 

@@ -3,7 +3,7 @@
 ``simulate`` runs ``n_traj`` trajectories of a model (the reset model of Eq. 4 as
 thermal-reset jumps, the Lindblad model of Eqs. F1/F6 as quantum jumps) in chunks of
 state arrays of shape (chunk, D). Each trajectory is event driven: the next event is
-either its next jump (``unravelling.jump_times``) or the next checkpoint common to all
+either its next jump (``unravelling.clock_pass``) or the next checkpoint common to all
 trajectories (a sample time, a time-average window boundary, or t_max). Nothing is
 discretised in time.
 
@@ -25,15 +25,14 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trajectories.ensemble import ChunkSums, Ensemble, Schedule
+from trajectories.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
 from trajectories.exact import steady_state
 from trajectories.models import OpenSystem, ResetModel
 from trajectories.unravelling import (
+    Motion,
     Unravelling,
-    apply_jumps,
-    channel_weights,
-    choose_channels,
-    jump_times,
+    clock_pass,
+    jump_states,
     segment_density_integral,
 )
 
@@ -111,33 +110,40 @@ def sample_pure_states(
 
 @dataclass
 class _Active:
-    """Arrays of the trajectories of a chunk still running."""
+    """Arrays of the trajectories of a chunk not yet compacted away (those at
+    checkpoint index ``k == len(checkpoints)`` have finished and idle)."""
 
     ids: NDArray[np.int64]
     psi: NDArray[np.complex128]  # normalised at the last event, then evolved
-    r: NDArray[np.float64]
+    clock: NDArray[np.float64]  # E = -log r: jump when ||psi||^2 reaches exp(-E)
     t: NDArray[np.float64]
     k: NDArray[np.int64]
     acc: NDArray[np.complex128] | None  # integral over the current window
     tot: NDArray[np.complex128] | None  # integral over [burn_in, t]
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
-        for name in ("ids", "psi", "r", "t", "k", "acc", "tot"):
+        for name in ("ids", "psi", "clock", "t", "k", "acc", "tot"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, value[mask])
 
 
-def _check_finite(act: _Active, offset: int) -> None:
-    if np.isfinite(act.psi).all():
-        return
-    bad = ~np.isfinite(act.psi).all(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
+def _non_finite(act: _Active, offset: int, rows: NDArray[np.int64]) -> None:
+    """Raise if a state of ``rows`` is not finite."""
+    bad = rows[~np.isfinite(act.psi[rows]).all(axis=1)]
+    if bad.size:
+        i = int(bad[0])
         raise FloatingPointError(
             f"non-finite state in trajectory {offset + int(act.ids[i])} at "
             f"t={act.t[i]:.6g}"
         )
+
+
+CHUNK_SIZE = 16384
+"""Default number of trajectories simulated at once."""
+
+COMPACT_FRACTION = 0.25
+"""Finished trajectories are dropped from the arrays once they are this fraction."""
 
 
 def run_chunk(
@@ -157,15 +163,27 @@ def run_chunk(
 
     At the schedule's attempt times, ``attempts.attempt`` measures the states (after
     any sample at the same time is recorded) and returns the post-measurement states.
+
+    Each pass of the loop moves every running trajectory to its next event. Jumps
+    are computed on the whole arrays (nearly every trajectory jumps in a pass), the
+    few arrivals at checkpoints on their rows; finished trajectories idle (no jump
+    before a zero horizon) until a quarter of the rows have finished and the arrays
+    are compacted. Randomness: each jump draws, in the order of the rows, an
+    exponential clock (``rng_times``) and two uniforms (``rng_channels``).
     """
     m, D = psi0.shape
-    out = ChunkSums.empty(m, D, len(unr.channels), observables.shape[0], schedule)
+    K = len(unr.channels)
+    out = ChunkSums.empty(m, D, K, observables.shape[0], schedule)
+    counter = JumpCounter(m, K, schedule.burn_in)
     cp = schedule.checkpoints
+    n_cp = cp.size
+    cp_ext = np.append(cp, cp[-1])  # finished rows: a zero horizon
     windows = schedule.n_windows > 0
+    pick = unr.jump_tables.pick
     act = _Active(
         np.arange(m),
-        psi0.copy(),
-        rng_times.random(m),
+        np.array(psi0, dtype=complex, order="C"),
+        rng_times.standard_exponential(m),
         np.zeros(m),
         np.zeros(m, dtype=np.int64),
         np.zeros((m, D, D), complex) if windows else None,
@@ -173,34 +191,26 @@ def run_chunk(
     )
     out.record_samples(0.0, psi0, observables, schedule)
     while act.ids.size:
-        horizon = cp[act.k] - act.t
-        s = jump_times(unr, act.psi, act.r, horizon)
-        jumping = np.isfinite(s)
+        n = act.ids.size
+        horizon = cp_ext[act.k] - act.t
+        s, motion = clock_pass(unr, act.psi, act.clock, horizon)
+        jumping = s < horizon
         step = np.where(jumping, s, horizon)
         if act.acc is not None:
-            live = np.flatnonzero(act.t >= schedule.burn_in)
+            live = np.flatnonzero((act.t >= schedule.burn_in) & (act.k < n_cp))
             if live.size:
                 act.acc[live] += segment_density_integral(
                     unr, unr.to_coords(act.psi[live]), step[live]
                 )
-        act.psi = unr.evolve(act.psi, step)
-        act.t = np.where(jumping, act.t + step, cp[act.k])
-        _check_finite(act, offset)
-        arrived = np.flatnonzero(~jumping)
+        unr.evolve_pass(act.psi, step, motion)
+        act.t = np.where(jumping, act.t + step, cp_ext[act.k])
+        pq = (act.psi.real**2 + act.psi.imag**2) @ pick
+        if not np.isfinite(pq[:, -1]).all():
+            _non_finite(act, offset, np.arange(n))
+        idle = np.flatnonzero(~jumping)
+        arrived = idle[act.k[idle] < n_cp]
         if arrived.size:
-            psi, act.r[arrived] = unr.rebase(
-                act.psi[arrived], act.r[arrived], step[arrived]
-            )
-            act.psi[arrived] = psi
-            out.checkpoint(
-                act.k[arrived],
-                psi,
-                act,
-                arrived,
-                observables,
-                schedule,
-                unr.coords_to_density,
-            )
+            _arrive(unr, act, arrived, step, pq, motion, out, observables, schedule)
             if attempts is not None:
                 ai = schedule.attempt_index[act.k[arrived]]
                 rows = arrived[ai >= 0]
@@ -208,28 +218,63 @@ def run_chunk(
                     act.psi[rows] = attempts.attempt(
                         offset + act.ids[rows], ai[ai >= 0], act.psi[rows], rng_attempts
                     )
+                    _non_finite(act, offset, rows)
             act.k[arrived] += 1
-        jumped = np.flatnonzero(jumping)
-        if jumped.size:
-            psi = act.psi[jumped]
-            if unr.uniform_rate is None:  # the reset model keeps psi normalised
-                psi /= np.linalg.norm(psi, axis=1)[:, None]
-            ch = choose_channels(
-                channel_weights(unr, psi), rng_channels.random(jumped.size)
-            )
-            act.psi[jumped] = apply_jumps(unr, psi, ch)
-            act.r[jumped] = rng_times.random(jumped.size)
-            out.count_jumps(
-                act.ids[jumped],
-                act.t[jumped],
-                ch,
-                schedule.burn_in,
-                offset if record_jumps else None,
-            )
-            _check_finite(act, offset)
-        if (act.k[arrived] == cp.size).any():
-            act.keep(act.k < cp.size)
+        if idle.size < n:
+            rows = np.flatnonzero(jumping)
+            act.clock[rows] = rng_times.standard_exponential(rows.size)
+            u = rng_channels.random((rows.size, 2))
+            if 2 * idle.size <= n:  # the whole arrays, then restore the idle rows
+                u_all = np.zeros((n, 2))
+                u_all[rows] = u
+                new, ch = jump_states(unr, act.psi, u_all, pq)
+                new[idle] = act.psi[idle]
+                act.psi = new
+            else:  # few jumps: on their rows
+                act.psi[rows], ch_rows = jump_states(unr, act.psi[rows], u, pq[rows])
+                ch = np.zeros(n, dtype=np.int64)
+                ch[rows] = ch_rows
+            counter.add(act.ids, act.t, ch, jumping)
+            if record_jumps:
+                out.jumps.append(
+                    np.stack([act.ids[rows] + offset, act.t[rows], ch[rows]])
+                )
+        n_done = n - np.count_nonzero(act.k < n_cp)
+        if n_done == n or n_done > COMPACT_FRACTION * n:
+            act.keep(act.k < n_cp)
+    counter.finish(out)
     return out
+
+
+def _arrive(
+    unr: Unravelling,
+    act: _Active,
+    rows: NDArray[np.int64],
+    step: NDArray[np.float64],
+    pq: NDArray[np.float64],
+    motion: Motion | None,
+    out: ChunkSums,
+    observables: NDArray[np.complex128],
+    schedule: Schedule,
+) -> None:
+    """Trajectories ``rows`` reached their checkpoint: renormalise the states, make
+    the clocks relative to them (memoryless), record samples and windows. ``pq``
+    holds the squared norms in its last column."""
+    psi = act.psi[rows]
+    if unr.uniform_rate is not None:  # the state stayed normalised
+        clock = act.clock[rows] - unr.uniform_rate * step[rows]
+    else:
+        norm = pq[rows, -1]
+        psi /= np.sqrt(norm)[:, None]
+        clock = act.clock[rows] + np.log(norm)
+        if motion is not None:  # frozen rows: the decay is not in psi
+            frozen = motion.frozen[rows]
+            clock[frozen] -= motion.rate[rows[frozen]] * step[rows[frozen]]
+        act.psi[rows] = psi
+    act.clock[rows] = np.maximum(clock, 0.0)  # >= 0 but for rounding
+    out.checkpoint(
+        act.k[rows], psi, act, rows, observables, schedule, unr.coords_to_density
+    )
 
 
 def simulate(
@@ -244,7 +289,7 @@ def simulate(
     initial: str | ArrayLike = "steady",
     observables: Mapping[str, ArrayLike] | None = None,
     record_jumps: bool = False,
-    chunk_size: int = 4096,
+    chunk_size: int = CHUNK_SIZE,
     interaction_picture: bool = True,
     attempt_times: ArrayLike = (),
     attempts: Attempts | None = None,
@@ -274,7 +319,9 @@ def simulate(
     record_jumps
         Also keep every jump as (trajectory, time, channel).
     chunk_size
-        Trajectories processed at once; memory is O(chunk_size D^2).
+        Trajectories processed at once; memory is O(chunk_size D^2). The default
+        (``CHUNK_SIZE``) is the fastest on the qutrit machines: smaller chunks pay
+        Python overhead per event pass, larger ones leave the cache.
     attempt_times, attempts
         Times at which ``attempts.attempt`` measures every trajectory (the heralding
         protocol of ``heralding.py``).

@@ -13,6 +13,12 @@ evolves under H_eff = H - i/2 G with G = sum_k L_k^dag L_k diagonal:
 States are kept in eigen-coordinates, psi = R c with H_eff = R diag(lam) R^-1, so free
 evolution is a phase (or decay) per component. The channel of a jump is drawn with
 probability proportional to ||L_k psi||^2.
+
+The event loop (``unravel.run_chunk``) uses the fused kernels ``clock_jump_times``
+(jump times from exponential clocks E = -log r), ``Unravelling.evolve_inplace`` and
+``jump_states`` (the channel choice in two stages, equal in law to the choice by
+``channel_weights``, and the jump, normalised with the weight of the chosen channel);
+the separate kernels below are their reference definitions.
 """
 
 from __future__ import annotations
@@ -70,6 +76,159 @@ def _local_channels(model: OpenSystem) -> Channels:
         np.array(frm, dtype=np.int64),
         np.array(rate, dtype=float),
     )
+
+
+@dataclass(frozen=True, eq=False)
+class JumpTables:
+    """Tables of the two-stage channel choice and of the jump action.
+
+    A channel L_k = sqrt(rate_k) |to><frm| on one side has ||L_k psi||^2 = rate_k
+    P_side(frm), with P_side the local population. Its *source* is (side, frm): there
+    are S = d_A + d_B sources, source s of weight out_s P_side(frm) (out_s the summed
+    rate of its channels), and given the source, channel k has probability
+    rate_k / out_s whatever the state. Drawing the source, then the channel, is the
+    choice with probability ||L_k psi||^2 / sum_k ||L_k psi||^2.
+    """
+
+    n_src: int
+    pick: NDArray[np.float64]  # (D, 2 S + 1): cumulative weights | populations | 1
+    cdf: NDArray[np.float64]  # (S, Q): cumulative channel probabilities per source
+    chan: NDArray[np.int64]  # (S, Q): the channels of each source
+    src: NDArray[np.int64]  # (S, L): joint-basis indices read by a jump of source s
+    dst: NDArray[np.int64]  # (K, L): joint-basis indices written by channel k
+
+    @classmethod
+    def build(cls, dims: tuple[int, int], ch: Channels) -> JumpTables:
+        """Tables for local dimensions ``dims`` and channels ``ch``."""
+        d_A, d_B = dims
+        D, S = d_A * d_B, d_A + d_B
+        source = np.where(ch.bath == 0, ch.frm, d_A + ch.frm)
+        out = np.bincount(source, weights=ch.rate, minlength=S)
+        pops = np.zeros((D, S))
+        a, b = np.divmod(np.arange(D), d_B)
+        pops[np.arange(D), a] = 1.0
+        pops[np.arange(D), d_A + b] = 1.0
+        cum = (pops * out) @ np.triu(np.ones((S, S)))
+        pick = np.hstack([cum, pops, np.ones((D, 1))])
+        members = [np.flatnonzero(source == s) for s in range(S)]
+        Q = max(1, *(k.size for k in members))
+        cdf, chan = np.ones((S, Q)), np.zeros((S, Q), dtype=np.int64)
+        for s, k in enumerate(members):
+            if k.size:
+                total = ch.rate[k].sum()
+                c = np.cumsum(ch.rate[k]) / total if total > 0 else np.ones(k.size)
+                c[-1] = 1.0
+                cdf[s, : k.size], chan[s, : k.size], chan[s, k.size :] = c, k, k[-1]
+        # a jump of side A from level j reads row j of psi (d_A, d_B) and writes row
+        # to; side B reads and writes columns. Index lists are padded to L entries
+        # by repeating their last one (the same value is written twice).
+        L = max(d_A, d_B)
+
+        def line(side: int, level: int) -> NDArray[np.int64]:
+            idx = level * d_B + np.arange(d_B) if side == 0 else np.arange(d_A) * d_B
+            idx = idx if side == 0 else idx + level
+            return np.concatenate([idx, np.full(L - idx.size, idx[-1])])
+
+        src = np.array(
+            [line(0, j) for j in range(d_A)] + [line(1, j) for j in range(d_B)]
+        )
+        dst = np.array(
+            [line(int(b), int(i)) for b, i in zip(ch.bath, ch.to, strict=True)]
+        ).reshape(len(ch), L)
+        return cls(S, pick, cdf, chan, src, dst)
+
+
+@dataclass(frozen=True, eq=False)
+class ClockTables:
+    """Tables of ``clock_jump_times`` for a model with a non-uniform decay G.
+
+    The levels outside the coupled block are grouped by their decay rate (equal to
+    1e-14 relative); a state whose population lies in one such group alone decays as
+    exp(-G s) (closed form), any other state needs the root finding.
+    """
+
+    start: NDArray[np.float64]  # (D, n_groups + 2): group indicators | G | 1
+    n_groups: int
+    coupled_group: int  # column of the coupled block in ``start``, or -1
+    bound: float  # max |d^2/ds^2 log ||psi(s)||^2| over all states
+
+    @classmethod
+    def build(cls, unr: Unravelling) -> ClockTables:
+        """Tables for ``unr``."""
+        G, U, C = unr.decay, unr.uncoupled, unr.coupled
+        order = U[np.argsort(G[U], kind="stable")]
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and G[i] - G[groups[-1][0]] <= 1e-14 * G[i]:
+                groups[-1].append(int(i))
+            else:
+                groups.append([int(i)])
+        if C.size:
+            groups.append([int(i) for i in C])
+        start = np.zeros((G.size, len(groups) + 2))
+        for col, levels in enumerate(groups):
+            start[levels, col] = 1.0
+        start[:, -2], start[:, -1] = G, 1.0
+        # d^2/ds^2 log||psi(s)||^2 = Var(G) - <i[H, G]> in the normalised state; H is
+        # diagonal outside the coupled block, where it commutes with G
+        bound = 0.25 * np.ptp(G) ** 2
+        if C.size:
+            g = G[C]
+            H_C = (unr.R_block * unr.lam[C]) @ unr.R_inv_block + 0.5j * np.diag(g)
+            K = 1j * (H_C * g[None, :] - g[:, None] * H_C)
+            bound += np.linalg.norm(K, 2)
+        return cls(start, len(groups), len(groups) - 1 if C.size else -1, bound)
+
+
+@dataclass(frozen=True)
+class _EvolvePlan:
+    """Precomputed pieces of ``Unravelling.evolve_inplace``."""
+
+    C: slice | NDArray[np.int64] | None  # the coupled block
+    R_inv_T: NDArray[np.complex128]
+    R_T: NDArray[np.complex128]
+    phase_C: NDArray[np.complex128]  # -i lam on the coupled block
+    freq: NDArray[np.float64] | None  # real eigenvalues: the frequencies w >= 0
+    use: tuple[tuple[int, int], ...]  # per eigenvalue (w index, +1 / -1 / 0 for +-w, 0)
+    decay: NDArray[np.float64] | None  # real rates of all levels, 0 where none
+    rest: slice | NDArray[np.int64] | None  # levels with a complex phase
+    phase_rest: NDArray[np.complex128] | None
+    frozen_ok: bool  # no phase outside the coupled block (see ``Motion``)
+
+
+def _frequencies(
+    E: NDArray[np.float64],
+) -> tuple[NDArray[np.float64] | None, tuple[tuple[int, int], ...]]:
+    """Eigenvalues E of a Hermitian block as +-w with as few w as possible: those
+    equal to rounding (32 eps max|E|, the accuracy of the eigensolver) to minus
+    another share its phase conjugated, those zero to rounding get no phase. Returns
+    (w, ((index into w, sign), ...)), or (None, ()) if nothing is saved."""
+    tol = 32 * np.finfo(float).eps * np.abs(E).max(initial=0.0)
+    freq: list[float] = []
+    use: list[tuple[int, int]] = [(0, 0)] * E.size
+    free = [k for k in np.argsort(-E) if abs(E[k]) > tol]
+    while free:
+        k = free.pop(0)
+        partner = next((j for j in free if abs(E[j] + E[k]) <= tol), None)
+        w = E[k] if partner is None else 0.5 * (E[k] - E[partner])
+        use[k] = (len(freq), 1)
+        if partner is not None:
+            free.remove(partner)
+            use[partner] = (len(freq), -1)
+        freq.append(float(w))
+    if len(freq) == E.size:
+        return None, ()
+    return np.array(freq), tuple(use)
+
+
+def _index(levels: NDArray[np.int64]) -> slice | NDArray[np.int64]:
+    """A slice for evenly spaced increasing levels (a view, no copy), else the array."""
+    if levels.size == 1:
+        return slice(int(levels[0]), int(levels[0]) + 1)
+    step = int(levels[1] - levels[0])
+    if step > 0 and np.all(np.diff(levels) == step):
+        return slice(int(levels[0]), int(levels[-1]) + 1, step)
+    return levels
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,19 +324,96 @@ class Unravelling:
         get a phase, or a real decay factor when their eigenvalue is imaginary. For the
         reset model the common decay exp(-(p_A + p_B) s / 2) is left out (``rebase``).
         """
-        out = psi.copy()
-        if self.coupled.size:
-            C = self.coupled
-            cC = psi[:, C] @ self.R_inv_block.T
-            cC *= np.exp(-1j * s[:, None] * self._lam_eff[C][None, :])
-            out[:, C] = cC @ self.R_block.T
-        rest, lam_rest = self._diagonal_levels
-        if rest.size:
-            if np.all(lam_rest.real == 0):
-                out[:, rest] *= np.exp(s[:, None] * lam_rest.imag[None, :])
-            else:
-                out[:, rest] *= np.exp(-1j * s[:, None] * lam_rest[None, :])
+        out = np.array(psi, dtype=complex, order="C")
+        self.evolve_inplace(out, np.asarray(s, dtype=float))
         return out
+
+    def evolve_inplace(
+        self, psi: NDArray[np.complex128], s: NDArray[np.float64]
+    ) -> None:
+        """``evolve`` overwriting psi (a C-contiguous complex array (n, D))."""
+        plan = self._evolve_plan
+        if plan.C is not None:
+            cC = psi[:, plan.C] @ plan.R_inv_T
+            if plan.freq is None:
+                cC *= np.exp(np.multiply.outer(s, plan.phase_C))
+            else:  # real eigenvalues +-w: one cos and sin per frequency w
+                x = np.multiply.outer(s, plan.freq)
+                z = np.empty(x.shape, dtype=complex)
+                np.cos(x, out=z.real)
+                np.sin(x, out=z.imag)  # z = exp(i w s)
+                for col, (j, sign) in enumerate(plan.use):
+                    if sign > 0:
+                        cC[:, col] *= z[:, j].conj()
+                    elif sign < 0:
+                        cC[:, col] *= z[:, j]
+            psi[:, plan.C] = cC @ plan.R_T
+        if plan.decay is not None:  # real factors on all levels (1 where none)
+            f = np.exp(np.multiply.outer(s, plan.decay))
+            psi.view(np.float64).reshape(*psi.shape, 2)[...] *= f[:, :, None]
+        elif plan.rest is not None:
+            psi[:, plan.rest] *= np.exp(np.multiply.outer(s, plan.phase_rest))
+
+    def evolve_pass(
+        self,
+        psi: NDArray[np.complex128],
+        s: NDArray[np.float64],
+        motion: Motion | None,
+    ) -> None:
+        """``evolve_inplace`` of the rows that move (all if ``motion`` is None); the
+        frozen rows keep their state, off by the factor exp(-rate s / 2)."""
+        if motion is None:
+            self.evolve_inplace(psi, s)
+            return
+        if motion.coupled.size:
+            rows = motion.coupled
+            sub = psi[rows]
+            self.evolve_inplace(sub, s[rows])
+            psi[rows] = sub
+        if motion.decaying.size:
+            rows = motion.decaying
+            sub = psi[rows]
+            f = np.exp(np.multiply.outer(s[rows], self._evolve_plan.decay))
+            sub.view(np.float64).reshape(*sub.shape, 2)[...] *= f[:, :, None]
+            psi[rows] = sub
+
+    @functools.cached_property
+    def _evolve_plan(self) -> _EvolvePlan:
+        C = self.coupled
+        rest, lam_rest = self._diagonal_levels
+        decay = phase_rest = None
+        if rest.size and np.all(lam_rest.real == 0):
+            decay = np.zeros(self.dim)
+            decay[rest] = lam_rest.imag
+        elif rest.size:
+            phase_rest = -1j * lam_rest
+        freq, use = (
+            _frequencies(self.lam[C].real)
+            if self.uniform_rate is not None
+            else (None, ())
+        )
+        return _EvolvePlan(
+            _index(C) if C.size else None,
+            np.ascontiguousarray(self.R_inv_block.T),
+            np.ascontiguousarray(self.R_block.T),
+            -1j * self._lam_eff[C],
+            freq,
+            use,
+            decay,
+            _index(rest) if phase_rest is not None else None,
+            phase_rest,
+            phase_rest is None,
+        )
+
+    @functools.cached_property
+    def jump_tables(self) -> JumpTables:
+        """Tables of ``jump_states``."""
+        return JumpTables.build(self.dims, self.channels)
+
+    @functools.cached_property
+    def clock_tables(self) -> ClockTables:
+        """Tables of ``clock_jump_times`` (non-uniform decay only)."""
+        return ClockTables.build(self)
 
     def norm_sq_after(
         self, psi: NDArray[np.complex128], s: NDArray[np.float64]
@@ -301,34 +537,88 @@ def jump_times(
     r: NDArray[np.float64],
     horizon: NDArray[np.float64],
 ) -> NDArray[np.float64]:
-    """Time s in [0, horizon] at which ||exp(-i H_eff s) psi||^2 = r, or inf if the
+    """Time s in [0, horizon) at which ||exp(-i H_eff s) psi||^2 = r, or inf if the
     squared norm at ``horizon`` is still above r (no jump in the interval).
 
-    ``psi`` (n, D) are the current states (normalised for the reset model).
+    ``psi`` (n, D) are the current (normalised) states.
     """
+    with np.errstate(divide="ignore"):
+        E = -np.log(np.asarray(r, dtype=float))
+    psi = np.ascontiguousarray(psi, dtype=complex)
+    return clock_jump_times(unr, psi, E, np.asarray(horizon, dtype=float))
+
+
+@dataclass(frozen=True, eq=False)
+class Motion:
+    """How the states of one pass move between events, for a non-uniform decay with
+    no phase outside the coupled block (the interaction picture): a state whose
+    population lies on uncoupled levels of one rate G only decays as exp(-G s / 2)
+    (``frozen``: its normalised state does not change); the others evolve, with a
+    per-level decay alone if they have no population in the coupled block."""
+
+    frozen: NDArray[np.bool_]
+    rate: NDArray[np.float64]  # <G>: the rate of the frozen rows
+    coupled: NDArray[np.int64]  # rows to evolve in full
+    decaying: NDArray[np.int64]  # rows to evolve by per-level decays
+
+
+def clock_jump_times(
+    unr: Unravelling,
+    psi: NDArray[np.complex128],
+    E: NDArray[np.float64],
+    horizon: NDArray[np.float64],
+    tol: float = 1e-13,
+) -> NDArray[np.float64]:
+    """Jump times from exponential clocks: the s in [0, horizon) at which
+    ||exp(-i H_eff s) psi||^2 = exp(-E), else inf (the norm is still above exp(-E) at
+    the horizon, or E = inf).
+
+    ``psi`` (n, D) are normalised states (C-contiguous). The reset model's norm decays
+    as exp(-(p_A + p_B) s); a state on levels outside the coupled block that share one
+    decay rate G jumps at E / G; the others need ``_solve_clock``.
+    """
+    return clock_pass(unr, psi, E, horizon, tol)[0]
+
+
+def clock_pass(
+    unr: Unravelling,
+    psi: NDArray[np.complex128],
+    E: NDArray[np.float64],
+    horizon: NDArray[np.float64],
+    tol: float = 1e-13,
+) -> tuple[NDArray[np.float64], Motion | None]:
+    """``clock_jump_times`` and the ``Motion`` of the states (None: evolve all)."""
     if unr.uniform_rate is not None:
         if unr.uniform_rate == 0:
-            return np.full(r.shape, np.inf)
-        s = -np.log(r) / unr.uniform_rate
-        return np.where(s <= horizon, s, np.inf)
-    out = np.full(r.shape, np.inf)
-    log_r = np.log(r)
-    # closed form where the state sits on levels outside the coupled block that all
-    # decay at one rate G (after a local jump: usually a single level)
-    on = np.abs(psi) ** 2 > 0
-    G = unr.decay
-    g_hi = np.where(on, G, -np.inf).max(axis=1)
-    g_lo = np.where(on, G, np.inf).min(axis=1)
-    simple = ~on[:, unr.coupled].any(axis=1) & (g_hi - g_lo <= 1e-14 * g_hi)
-    with np.errstate(divide="ignore"):
-        s_simple = -log_r[simple] / g_hi[simple]
-    out[simple] = np.where(s_simple <= horizon[simple], s_simple, np.inf)
-    rest = np.flatnonzero(~simple)
-    if rest.size:
-        hit = rest[_log_norm(unr, psi[rest], horizon[rest])[0] <= log_r[rest]]
-        if hit.size:
-            out[hit] = _solve_log_norm(unr, psi[hit], log_r[hit], horizon[hit])
-    return out
+            return np.full(E.shape, np.inf), None
+        s = E / unr.uniform_rate
+        return np.where(s < horizon, s, np.inf), None
+    tab = unr.clock_tables
+    p = psi.real**2 + psi.imag**2
+    st = p @ tab.start
+    groups = st[:, : tab.n_groups] > 0
+    simple = groups @ np.ones(tab.n_groups) == 1
+    coupled = groups[:, tab.coupled_group] if tab.coupled_group >= 0 else None
+    if coupled is not None:
+        simple &= ~coupled
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = st[:, -2] / st[:, -1]
+        s = E / rate
+    out = np.where(simple & (s < horizon), s, np.inf)
+    moving = ~simple & (horizon > 0)
+    if coupled is None:
+        rows_c, rows_u = np.zeros(0, dtype=np.int64), np.flatnonzero(moving)
+    else:
+        rows_c = np.flatnonzero(moving & coupled)
+        rows_u = np.flatnonzero(moving & ~coupled)
+    for rows in (rows_c, rows_u):
+        if rows.size:
+            out[rows] = _solve_clock(
+                unr, psi[rows], p[rows], st[rows, -2:], -E[rows], horizon[rows], tol
+            )
+    if not unr._evolve_plan.frozen_ok:
+        return out, None
+    return out, Motion(simple, rate, rows_c, rows_u)
 
 
 def _log_norm(
@@ -340,40 +630,99 @@ def _log_norm(
         return np.log(n), -g / n
 
 
-def _solve_log_norm(unr, psi, log_r, hi, tol: float = 1e-13):
-    """Safeguarded Newton on log ||psi(s)||^2 = log r for s in [0, hi], where the
-    log-norm decreases monotonically (its derivative is -<psi|G|psi>/<psi|psi>).
+class _NormDecay:
+    """||exp(-i H_eff s) psi||^2 of fixed states (m, D) at times s: the levels outside
+    the coupled block decay as exp(-G s), the coupled block is evolved in
+    eigen-coordinates (computed once)."""
 
-    Stops when the log-norm matches log r to ``tol`` (relative accuracy of the norm),
-    the step is below ``tol`` relative, or the bracket has shrunk to rounding.
+    def __init__(self, unr: Unravelling, psi, p) -> None:
+        U, C = unr.uncoupled, unr.coupled
+        used = np.flatnonzero((p[:, U] > 0).any(axis=0))
+        self.pU, self.GU = p[:, U[used]], unr.decay[U[used]]
+        self.wU = np.stack([np.ones(used.size), self.GU], axis=1)
+        self.cC = None
+        if C.size and (p[:, C] > 0).any():
+            plan = unr._evolve_plan
+            self.cC = psi[:, plan.C] @ plan.R_inv_T
+            self.phase, self.R_T = -1j * unr.lam[C], plan.R_T
+            self.wC = np.stack([np.ones(C.size), unr.decay[C]], axis=1)
+
+    def __call__(self, rows, s):
+        """log ||psi(s)||^2 and its derivative -<G> for states ``rows`` (all if
+        None)."""
+        pU = self.pU if rows is None else self.pU[rows]
+        a = (pU * np.exp(np.multiply.outer(s, -self.GU))) @ self.wU
+        if self.cC is not None:
+            cC = self.cC if rows is None else self.cC[rows]
+            y = (cC * np.exp(np.multiply.outer(s, self.phase))) @ self.R_T
+            a += (y.real**2 + y.imag**2) @ self.wC
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a[:, 0]), -a[:, 1] / a[:, 0]
+
+
+def _solve_clock(unr, psi, p, st0, log_r, horizon, tol: float = 1e-13):
+    """Safeguarded Newton on f(s) = log ||psi(s)||^2 - log r for s in [0, horizon),
+    where f decreases monotonically (f' = -<psi|G|psi>/<psi|psi>); inf where f stays
+    positive up to the horizon. ``st0`` holds (<G>, norm^2) at s = 0 (unnormalised).
+
+    Converged when |f| <= ``tol`` (relative accuracy of the norm) at an evaluated
+    point, or when a Newton step delta satisfies B delta^2 / 2 <= tol, B the bound on
+    |f''| (``ClockTables.bound``): then |f| <= tol at the new point by Taylor's
+    theorem. Also stops when the step is below ``tol`` relative, or the bracket has
+    shrunk to rounding. The horizon is evaluated only if the iteration gets there.
     """
-    lo = np.zeros_like(hi)
-    hi = hi.copy()
-    f0, df0 = _log_norm(unr, psi, lo)
-    s = np.clip((log_r - f0) / np.where(df0 < 0, df0, -1.0), lo, hi)
-    todo = np.arange(s.size)
+    B = unr.clock_tables.bound
+    norm = _NormDecay(unr, psi, p)
+    m = log_r.size
+    lo, hi = np.zeros(m), horizon.astype(float)
+    hi_ok = np.zeros(m, dtype=bool)  # f(hi) <= 0 was evaluated
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f0 = np.log(st0[:, 1]) - log_r
+        s = np.clip(f0 * st0[:, 1] / st0[:, 0], 0.0, hi)  # Newton step from s = 0
+    out = np.full(m, np.inf)
+    s[~np.isfinite(s)] = hi[~np.isfinite(s)]
+    todo = np.arange(m)
     for _ in range(200):
-        f, df = _log_norm(unr, psi[todo], s[todo])
-        f -= log_r[todo]
         st = s[todo]
-        lo[todo] = np.where(f > 0, st, lo[todo])
-        hi[todo] = np.where(f <= 0, st, hi[todo])
+        f, df = norm(None if todo.size == m else todo, st)
+        f -= log_r[todo]
+        below = f <= 0
+        lo_t = lo[todo] = np.where(below, lo[todo], st)
+        hi_t = hi[todo] = np.where(below, st, hi[todo])
+        ok = hi_ok[todo] = hi_ok[todo] | below
+        miss = ~ok & (st >= hi_t)  # f > 0 at the horizon: no jump before it
         with np.errstate(divide="ignore", invalid="ignore"):
             new = st - f / df
-        bad = ~((new >= lo[todo]) & (new <= hi[todo]))
-        new = np.where(bad, 0.5 * (lo[todo] + hi[todo]), new)
+        inside = (new >= lo_t) & (new <= hi_t)
+        # outside the bracket: bisect, or test the horizon while f(hi) is unknown
+        new = np.where(inside, new, np.where(ok, 0.5 * (lo_t + hi_t), hi_t))
         converged = np.abs(f) <= tol
+        bounded = inside & (0.5 * B * (new - st) ** 2 <= tol)
         new = np.where(converged, st, new)
         done = (
             converged
-            | (np.abs(new - st) <= tol * np.maximum(new, 1e-300))
-            | (hi[todo] - lo[todo] <= 4e-16 * hi[todo])
+            | bounded
+            | miss
+            | (inside & (np.abs(new - st) <= tol * np.maximum(new, 1e-300)))
+            | (ok & (hi_t - lo_t <= 4e-16 * hi_t))
         )
         s[todo] = new
+        hit = todo[done & ~miss]
+        out[hit] = s[hit]
         todo = todo[~done]
         if todo.size == 0:
-            return s
+            return out
     raise FloatingPointError("jump-time root finding did not converge")
+
+
+def _solve_log_norm(unr, psi, log_r, hi, tol: float = 1e-13):
+    """The s in [0, hi] with log ||psi(s)||^2 = log_r for normalised psi (n, D) (a
+    root is assumed: ``hi`` is returned if there is none below it)."""
+    psi = np.ascontiguousarray(psi, dtype=complex)
+    p = psi.real**2 + psi.imag**2
+    st0 = p @ np.stack([unr.decay, np.ones(unr.dim)], axis=1)
+    s = _solve_clock(unr, psi, p, st0, log_r, hi, tol)
+    return np.where(np.isfinite(s), s, hi)
 
 
 def segment_density_integral(
@@ -463,3 +812,48 @@ def apply_jumps(
             out[idx, :, to] = p3[idx, :, frm]
     out = out.reshape(n, d_A * d_B)
     return out / np.linalg.norm(out, axis=1)[:, None]
+
+
+def jump_states(
+    unr: Unravelling,
+    psi: NDArray[np.complex128],
+    u: NDArray[np.float64],
+    pq: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.complex128], NDArray[np.int64]]:
+    """Draw a channel k for each state psi (n, D) with probability
+    ||L_k psi||^2 / sum_k ||L_k psi||^2 and apply it: the states L_k psi / ||L_k psi||
+    and k. Equal in law to ``choose_channels(channel_weights(...))`` then
+    ``apply_jumps``, in two stages (``JumpTables``): the source with the uniforms
+    u[:, 0], then the channel with u[:, 1] (u in [0, 1)). The norm of L_k psi comes
+    from the population of the source level, not from a separate norm.
+
+    ``psi`` must be C-contiguous; ``pq`` is |psi|^2 @ ``jump_tables.pick`` if already
+    computed. A state of total weight 0 gets a non-finite result.
+    """
+    tab = unr.jump_tables
+    S = tab.n_src
+    n, D = psi.shape
+    if pq is None:
+        pq = (psi.real**2 + psi.imag**2) @ tab.pick
+    v = u[:, 0] * pq[:, S - 1]
+    g = (pq[:, 0] <= v).astype(np.intp)
+    for q in range(1, S - 1):
+        g += pq[:, q] <= v
+    Q = tab.cdf.shape[1]
+    if Q > 1:
+        cdf = np.take(tab.cdf, g, axis=0)
+        q2 = (cdf[:, 0] <= u[:, 1]).astype(np.intp)
+        for q in range(1, Q - 1):
+            q2 += cdf[:, q] <= u[:, 1]
+        k = np.take(tab.chan.ravel(), g * Q + q2)
+    else:
+        k = np.take(tab.chan[:, 0], g)
+    rows = np.arange(n)
+    pop = np.take(pq.ravel(), rows * pq.shape[1] + (S + g))
+    base = (rows * D)[:, None]
+    vals = np.take(psi.ravel(), base + np.take(tab.src, g, axis=0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vals *= (1.0 / np.sqrt(pop))[:, None]
+    out = np.zeros((n, D), dtype=complex)
+    out.ravel()[base + np.take(tab.dst, k, axis=0)] = vals
+    return out, k
