@@ -47,9 +47,10 @@ def density_z(
     meaningless): pass floor = 50 / n there.
     """
     z = []
+    upper = np.triu(np.ones(exact.shape, dtype=bool))  # rho_ji = conj(rho_ij)
     for part in ("real", "imag"):
         e, s, x = (getattr(a, part) for a in (est, se, exact))
-        mask = np.abs(x) > floor
+        mask = (np.abs(x) > floor) & upper
         z.append((e[mask] - x[mask]) / s[mask])
     return np.concatenate(z)
 
