@@ -41,6 +41,7 @@ from analysis.waiting_times import (
 from trajectories.ensemble import Ensemble
 from trajectories.exact import Herald, evolve, herald
 from trajectories.filters import OUTCOMES
+from trajectories.machines import Machine
 from trajectories.models import OpenSystem
 from trajectories.protocol_exact import (
     attempts_pmf,
@@ -52,6 +53,26 @@ from trajectories.protocol_exact import (
     round_success_probability,
     success_probability,
 )
+
+
+def post_selected_measures(
+    machine: Machine, with_concurrence: bool = False
+) -> dict[str, Callable[[NDArray], float]]:
+    """Negativity and purity of rho', fidelity to the target (if any), and CHSH (and
+    optionally concurrence) when the filter keeps two qubits."""
+    dims = machine.filter.kept_dims
+    out: dict[str, Callable[[NDArray], float]] = {
+        "negativity": lambda r: negativity(r, dims),
+        "purity": purity,
+    }
+    if machine.target is not None:
+        target = machine.target
+        out["fidelity"] = lambda r: fidelity(r, target)
+    if dims == (2, 2):
+        out["chsh"] = chsh_max
+        if with_concurrence:
+            out["concurrence"] = concurrence
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,18 +214,7 @@ class HeraldingRun:
 
     def measures(self) -> dict[str, Callable[[NDArray], float]]:
         """The measures of rho' this machine supports."""
-        dims = self.model.machine.filter.kept_dims
-        out: dict[str, Callable[[NDArray], float]] = {
-            "negativity": lambda r: negativity(r, dims),
-            "purity": purity,
-        }
-        if self.model.machine.target is not None:
-            target = self.model.machine.target
-            out["fidelity"] = lambda r: fidelity(r, target)
-        if dims == (2, 2):
-            out["chsh"] = chsh_max
-            out["concurrence"] = concurrence
-        return out
+        return post_selected_measures(self.model.machine, with_concurrence=True)
 
     def quality(self, estimator: str = "born", n_groups: int = 50) -> pd.DataFrame:
         """Measures of rho' with jackknife SEs, 95% CIs, exact values and z-scores."""

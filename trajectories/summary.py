@@ -23,23 +23,17 @@ from numpy.typing import NDArray
 
 from analysis.estimators import moments_mean_se, z_score
 from analysis.heralding_stats import quality_table, ratio_groups
-from analysis.measures import chsh_max, fidelity, negativity, purity
 from analysis.waiting_times import first_success_attempts
 from trajectories.config import RunConfig
 from trajectories.exact import herald, steady_state
+from trajectories.heralding_result import post_selected_measures
 from trajectories.protocol_exact import attempts_pmf
 from trajectories.rundir import RunDirectory
 
 
 def _measures(model) -> dict:
-    machine = model.machine
-    dims = machine.filter.kept_dims
-    out = {"negativity": lambda r: negativity(r, dims), "purity": purity}
-    if machine.target is not None:
-        out["fidelity"] = lambda r: fidelity(r, machine.target)
-    if dims == (2, 2):
-        out["chsh"] = chsh_max
-    return out
+    """The measures reported for rho' (those of the heralding results)."""
+    return post_selected_measures(model.machine)
 
 
 def _put(row: dict, key: str, value: float, se: float, exact: float) -> None:
