@@ -31,11 +31,33 @@ class Estimate:
 
 
 def z_score(value: float, se: float, exact: float) -> float:
-    """(value - exact)/se; 0 if the difference and se both vanish, inf if only se."""
-    diff = value - exact
-    if se > 0:
-        return float(diff / se)
-    return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    """(value - exact)/se; NaN where undefined (no SE, or a non-finite input)."""
+    if not (se > 0 and math.isfinite(se) and math.isfinite(value)):
+        return math.nan
+    return float((value - exact) / se)
+
+
+ESS_MIN = 100.0
+"""Smallest effective sample size at which an estimate and its SE are reported
+(below it: "not resolved"). The coverage study (``examples/coverage.py``) measures
+the 95% intervals at and above it."""
+
+
+def kish_ess(weights: ArrayLike) -> float:
+    """Kish's effective sample size (sum w)^2 / sum w^2 of non-negative weights.
+
+    For per-machine contributions w_i to a mean or ratio (Born probabilities, success
+    flags) it counts the machines that carry the estimate: n for equal weights, the
+    number of successes for 0/1 flags, ~1 when one machine dominates; 0 when all
+    vanish.
+    """
+    w = np.asarray(weights, dtype=float)
+    return ess_from_sums(float(w.sum()), float((w**2).sum()))
+
+
+def ess_from_sums(total: float, total_sq: float) -> float:
+    """``kish_ess`` from the running sums of w and w^2."""
+    return float(total**2 / total_sq) if total_sq > 0 else 0.0
 
 
 def mean_se(samples: ArrayLike, axis: int = 0) -> tuple[NDArray, NDArray]:

@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike, NDArray
 
+from analysis.waiting_times import any_success_probability
+
 Z_PASS = 4.5
 """A validation row passes when |z| < Z_PASS."""
 
@@ -173,7 +175,7 @@ def bank_success_table(
         if m < 1:
             continue
         hit = s[: m * n].reshape(m, n).any(axis=1)
-        exact = float(-np.expm1(n * np.log1p(-p))) if p < 1 else 1.0
+        exact = float(any_success_probability(p, n))
         value = float(hit.mean())
         se = math.sqrt(max(exact * (1 - exact), 0.0) / m)
         rows.append(
@@ -479,7 +481,7 @@ def bank_success_figure(
     n = np.geomspace(1, n_max, 200)
     ax.plot(
         n,
-        -np.expm1(n * np.log1p(-p)),
+        any_success_probability(p, n),
         "-",
         color="k",
         lw=1.3,

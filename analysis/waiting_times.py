@@ -146,6 +146,15 @@ def _law(pmf: ArrayLike, tail: float | None) -> tuple[NDArray[np.float64], float
 # ------------------------------------------------------------------ from the flags
 
 
+def any_success_probability(p: ArrayLike, n: ArrayLike) -> NDArray[np.float64]:
+    """1 - (1 - p)^n, the chance that some of n independent tries of success
+    probability p succeeds (Sec. II), through log1p/expm1: exact to rounding for
+    p down to the smallest float and n up to any size."""
+    p, n = np.asarray(p, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(p < 1, -np.expm1(n * np.log1p(-np.minimum(p, 1.0))), 1.0)
+
+
 def first_success_attempts(success: ArrayLike) -> NDArray[np.int64]:
     """K of each machine: 1 + the index of its first success (censored: n + 1).
 

@@ -23,7 +23,8 @@ from trajectories.filters import Filter
 from trajectories.heralding_result import HeraldingRun
 from trajectories.models import OpenSystem
 from trajectories.protocol_exact import restart_state
-from trajectories.unravel import initial_density, sample_pure_states, simulate
+from trajectories.state_sampling import PureStateEnsemble
+from trajectories.unravel import initial_density, simulate
 
 
 class AttemptRecorder:
@@ -35,9 +36,9 @@ class AttemptRecorder:
         self.dims = filt.dims
         self.pi_A, self.pi_B = filt.pi_A, filt.pi_B
         self.V = filt.isometry()
-        self.restart = restart
+        self.restart = PureStateEnsemble.of(restart)
         self.outcome = np.full((n_traj, n_attempts), -1, dtype=np.int8)
-        self.born = np.zeros((n_traj, n_attempts), dtype=np.float32)
+        self.born = np.zeros((n_traj, n_attempts))
         self.first_born = np.zeros(n_traj)
         self.first_state = np.zeros((n_traj, self.V.shape[1]), dtype=complex)
         self.pairs: list[tuple[NDArray, NDArray, NDArray]] = []
@@ -78,7 +79,7 @@ class AttemptRecorder:
         won = np.flatnonzero(outcome == 0)
         if won.size:
             self.pairs.append((ids[won], index[won], new[won] @ self.V.conj()))
-            new[won] = sample_pure_states(self.restart, won.size, rng)
+            new[won] = self.restart.sample(won.size, rng)
         return new
 
 

@@ -34,6 +34,7 @@ import scipy.optimize as opt
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.measures import fidelity
+from analysis.waiting_times import any_success_probability
 from trajectories.baths import thermal_state
 from trajectories.exact import filter_superoperators, steady_state
 from trajectories.filters import Filter
@@ -445,7 +446,7 @@ def round_success_probability(
     """
     n = _check_int(n, "n")
     p1 = float(_chain(model, attempt_period, rho_0).law(1).pmf[0])
-    return float(-np.expm1(n * np.log1p(-p1))) if p1 < 1 else 1.0
+    return float(any_success_probability(p1, n))
 
 
 def delivered_state(

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from analysis import report as rp
 from analysis.heralding_stats import post_selected_state, ratio_groups
+from analysis.waiting_times import any_success_probability
 from trajectories.config import ConfigError, RunConfig, validate
 from trajectories.exact import herald, steady_state
 from trajectories.protocol_exact import attempts_pmf, round_success_probability
@@ -301,7 +302,7 @@ def _exact_row(point: RunConfig) -> dict[str, float]:
         "mean_attempts": mean,
         "mean_wait": T * mean,
         "censored": law.tail,
-        "bank_round_success": 1 - (1 - h.p_suc) ** n,
+        "bank_round_success": float(any_success_probability(h.p_suc, n)),
     }
     return out
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from analysis.estimators import moments_mean_se, z_score
 from analysis.heralding_stats import quality_table, ratio_groups
-from analysis.waiting_times import first_success_attempts
+from analysis.waiting_times import any_success_probability, first_success_attempts
 from trajectories.config import RunConfig
 from trajectories.exact import herald, steady_state
 from trajectories.heralding_result import post_selected_measures
@@ -101,7 +101,7 @@ def summarize_point(
         math.sqrt(max(tail * (1 - tail), 0) / K.size),
         tail,
     )
-    p_bank = 1 - (1 - exact.p_suc) ** n
+    p_bank = float(any_success_probability(exact.p_suc, n))
     hits, n_banks = sums.banks
     _put(
         row,

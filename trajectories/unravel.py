@@ -26,8 +26,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trajectories.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
-from trajectories.exact import steady_state
+from trajectories.exact import NonUniqueSteadyStateError, steady_state
 from trajectories.models import OpenSystem, ResetModel
+from trajectories.state_sampling import PureStateEnsemble
 from trajectories.unravelling import (
     Motion,
     Unravelling,
@@ -93,19 +94,6 @@ def initial_density(model: OpenSystem, initial: str | ArrayLike) -> NDArray:
     raise ValueError(
         f"initial state has shape {x.shape}; expected ({D},) or ({D}, {D})"
     )
-
-
-def sample_pure_states(
-    state: NDArray, n: int, rng: np.random.Generator
-) -> NDArray[np.complex128]:
-    """n pure states (n, D): copies of a vector, or eigenvectors of a density matrix
-    drawn with their eigenvalues as probabilities (an unbiased ensemble for rho)."""
-    if state.ndim == 1:
-        return np.repeat(state[None, :], n, axis=0)
-    p, V = np.linalg.eigh(state)
-    p = np.clip(p, 0, None)
-    k = rng.choice(p.size, size=n, p=p / p.sum())
-    return np.ascontiguousarray(V[:, k].T)
 
 
 @dataclass
@@ -293,6 +281,7 @@ def simulate(
     interaction_picture: bool = True,
     attempt_times: ArrayLike = (),
     attempts: Attempts | None = None,
+    propagator: str = "auto",
 ) -> Ensemble:
     """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max].
 
@@ -325,6 +314,10 @@ def simulate(
     attempt_times, attempts
         Times at which ``attempts.attempt`` measures every trajectory (the heralding
         protocol of ``heralding.py``).
+    propagator
+        ``"eigen"``, ``"taylor"`` (see ``Unravelling.from_model``) or ``"auto"``:
+        ``"taylor"`` when the machine's amplitudes are graded beyond what the
+        eigenbasis resolves (``needs_graded_propagation``).
 
     Examples
     --------
@@ -348,9 +341,12 @@ def simulate(
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
     schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
-    unr = Unravelling.from_model(model, interaction_picture)
+    rho_0 = initial_density(model, initial)
+    if propagator == "auto":
+        propagator = "taylor" if _graded(model, rho_0) else "eigen"
+    unr = Unravelling.from_model(model, interaction_picture, propagator)
     names, ops = _observables(model, observables)
-    start = initial_density(model, initial)
+    start = PureStateEnsemble.of(rho_0)
     n_chunks = -(-int(n_traj) // int(chunk_size))
     total = None
     for b, child in enumerate(rng.spawn(n_chunks)):
@@ -358,7 +354,7 @@ def simulate(
         m = min(chunk_size, n_traj - b * chunk_size)
         sums = run_chunk(
             unr,
-            sample_pure_states(start, m, r_init),
+            start.sample(m, r_init),
             schedule,
             ops,
             rng_times=r_times,
@@ -376,6 +372,33 @@ def simulate(
         observable_names=names,
         record_jumps=record_jumps,
     )
+
+
+GRADED_RANGE = 1e-15
+"""Populations below this fraction of the largest one on the coupled levels are
+beyond the eigenbasis propagation: its amplitude error, ~1e-16 of the largest
+amplitude, would exceed 1e-7 of theirs."""
+
+
+def _graded(model: OpenSystem, rho_0: NDArray) -> bool:
+    """Whether the start state or the steady state (if unique) is graded."""
+    if needs_graded_propagation(model, rho_0):
+        return True
+    try:
+        return needs_graded_propagation(model, steady_state(model))
+    except NonUniqueSteadyStateError:
+        return False
+
+
+def needs_graded_propagation(model: OpenSystem, rho: NDArray) -> bool:
+    """Whether some positive population of rho (a state vector or density matrix)
+    on the levels coupled by H_int is below ``GRADED_RANGE`` of the largest one."""
+    pops = np.abs(rho) ** 2 if rho.ndim == 1 else np.diag(rho).real
+    H = model.hamiltonian(True)
+    off = H - np.diag(np.diag(H))
+    coupled = pops[np.any(off != 0, axis=0) | np.any(off != 0, axis=1)]
+    positive = coupled[coupled > 0]
+    return bool(positive.size and positive.min() < GRADED_RANGE * positive.max())
 
 
 def _observables(

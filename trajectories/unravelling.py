@@ -30,9 +30,12 @@ import numpy as np
 import scipy.linalg as la
 from numpy.typing import NDArray
 
+from trajectories.graded_propagation import taylor_propagate
 from trajectories.models import OpenSystem
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
+PROPAGATORS = ("eigen", "taylor")
+"""How the coupled block is propagated between events (``Unravelling.from_model``)."""
 COND_MAX = 1e8
 """Largest condition number of the H_eff eigenvector matrix accepted."""
 
@@ -259,16 +262,27 @@ class Unravelling:
     R_block: NDArray[np.complex128]
     R_inv_block: NDArray[np.complex128]
     decay: NDArray[np.float64]  # diagonal of G = sum_k L_k^dag L_k
+    generator: NDArray[np.complex128]  # -i H_eff on the coupled block (rate left out)
+    propagator: str = "eigen"
 
     @classmethod
     def from_model(
-        cls, model: OpenSystem, interaction_picture: bool = True
+        cls,
+        model: OpenSystem,
+        interaction_picture: bool = True,
+        propagator: str = "eigen",
     ) -> Unravelling:
         """Diagonalise H_eff of ``model`` (H_int alone in the interaction picture).
 
         Only the levels that H couples (``coupled``) need an eigenbasis: on the others
-        H_eff is diagonal and R is the identity.
+        H_eff is diagonal and R is the identity. ``propagator`` chooses how the
+        coupled block is propagated between events: ``"eigen"`` (phases in the
+        eigenbasis, accurate to ~1e-16 of the block's largest amplitude) or
+        ``"taylor"`` (``graded_propagation``, accurate for every amplitude relative to
+        its own size; slower).
         """
+        if propagator not in PROPAGATORS:
+            raise ValueError(f"propagator={propagator!r} must be one of {PROPAGATORS}")
         ch = _local_channels(model)
         d_A, d_B = model.machine.dims
         G = np.zeros((d_A, d_B))
@@ -285,6 +299,7 @@ class Unravelling:
         uniform = np.ptp(G) <= 1e-14 * max(G.max(), 1e-300)
         lam = np.diag(H).real - 0.5j * G
         block = H[np.ix_(C, C)]
+        generator = -1j * block - (0 if uniform else 0.5 * np.diag(G[C]))
         if uniform:
             E, R_C = la.eigh(block)
             lam_C, R_inv_C = E - 0.5j * G.mean(), R_C.conj().T
@@ -313,6 +328,8 @@ class Unravelling:
             R_C,
             R_inv_C,
             G,
+            np.ascontiguousarray(generator, dtype=complex),
+            propagator,
         )
 
     def evolve(
@@ -333,7 +350,9 @@ class Unravelling:
     ) -> None:
         """``evolve`` overwriting psi (a C-contiguous complex array (n, D))."""
         plan = self._evolve_plan
-        if plan.C is not None:
+        if plan.C is not None and self.propagator == "taylor":
+            psi[:, plan.C] = taylor_propagate(self.generator, psi[:, plan.C], s)
+        elif plan.C is not None:
             cC = psi[:, plan.C] @ plan.R_inv_T
             if plan.freq is None:
                 cC *= np.exp(np.multiply.outer(s, plan.phase_C))
