@@ -43,6 +43,126 @@ ESS_MIN = 100.0
 the 95% intervals at and above it."""
 
 
+Z_CRIT = 1.959963984540054
+"""Two-sided 95% normal quantile for confidence intervals."""
+
+
+@dataclass(frozen=True)
+class ResolvedEstimate:
+    """An estimate whose SE is reported only where the sample supports it.
+
+    ``resolved`` is False (with the ``reason``) below the effective sample size
+    ``ESS_MIN`` or where the SE falls below the sample's resolution; the value is
+    still given, but its SE, interval and z are NaN ("not resolved").
+    """
+
+    value: float
+    se: float
+    ess: float
+    resolved: bool
+    reason: str = ""
+
+    def scaled(self, factor: float) -> ResolvedEstimate:
+        """The estimate of factor * quantity (e.g. a wait K T from K)."""
+        return ResolvedEstimate(
+            factor * self.value,
+            abs(factor) * self.se,
+            self.ess,
+            self.resolved,
+            self.reason,
+        )
+
+    def row(self, exact: float, clip_at_zero: bool = False) -> dict[str, object]:
+        """value, se, 95% CI, exact, z, ess, resolved (and reason) as a dict.
+
+        ``clip_at_zero``: the estimate is a signed form of a quantity that is
+        max(0, .) (negativity, concurrence): value, CI and exact are clipped, z is
+        taken on the signed form, where the normal approximation holds.
+        """
+        se = self.se if self.resolved else math.nan
+        low, high = self.value - Z_CRIT * se, self.value + Z_CRIT * se
+        z = z_score(self.value, se, exact)
+        if clip_at_zero:
+            low, high = max(low, 0.0), max(high, 0.0)
+            value, exact = max(self.value, 0.0), max(exact, 0.0)
+        else:
+            value = self.value
+        return {
+            "value": value,
+            "se": se,
+            "ci_low": low,
+            "ci_high": high,
+            "exact": exact,
+            "z": z,
+            "ess": self.ess,
+            "resolved": self.resolved,
+            "reason": self.reason,
+        }
+
+
+def mean_estimate(total: float, total_sq: float, n: int) -> ResolvedEstimate:
+    """Mean of n non-negative samples from their sums, SE std/sqrt(n), resolved
+    when the Kish ESS (sum x)^2 / sum x^2 reaches ``ESS_MIN`` (for 0/1 flags: the
+    number of ones)."""
+    ess = ess_from_sums(total, total_sq)
+    if n < 2:
+        return ResolvedEstimate(math.nan, math.nan, ess, False, f"n = {n} < 2")
+    mean, se = moments_mean_se(np.float64(total), np.float64(total_sq), n)
+    ok = ess >= ESS_MIN
+    reason = "" if ok else f"effective sample size {ess:.3g} < {ESS_MIN:g}"
+    return ResolvedEstimate(float(mean), float(se), ess, ok, reason)
+
+
+def count_mean_estimate(samples: ArrayLike) -> ResolvedEstimate:
+    """Mean of independent samples (e.g. attempts K) with SE std/sqrt(n), resolved
+    when n reaches ``ESS_MIN`` and the sample varies (a constant sample cannot tell
+    its own spread)."""
+    x = np.asarray(samples, dtype=float)
+    if x.size < 2:
+        return ResolvedEstimate(
+            float(x.mean()) if x.size else math.nan,
+            math.nan,
+            x.size,
+            False,
+            f"n = {x.size} < 2",
+        )
+    mean, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+    if x.size < ESS_MIN:
+        return ResolvedEstimate(
+            mean, se, x.size, False, f"sample size {x.size} < {ESS_MIN:g}"
+        )
+    if not se > 0:
+        return ResolvedEstimate(mean, se, x.size, False, "no variation in the sample")
+    return ResolvedEstimate(mean, se, x.size, True)
+
+
+def measure_estimate(
+    value: float, se: float, ess: float, span: float
+) -> ResolvedEstimate:
+    """A function of a ratio estimator with a jackknife SE, resolved when the
+    weights' ESS reaches ``ESS_MIN`` and se >= span * 3 / ESS (the shift that a
+    component unseen by the sample, of weight up to 3/ESS, could cause)."""
+    if not ess >= ESS_MIN:
+        return ResolvedEstimate(
+            value, se, ess, False, f"effective sample size {ess:.3g} < {ESS_MIN:g}"
+        )
+    floor = span * 3.0 / ess
+    if not se >= floor:
+        return ResolvedEstimate(
+            value,
+            se,
+            ess,
+            False,
+            f"SE {se:.2g} below the sample's resolution {floor:.2g}",
+        )
+    return ResolvedEstimate(value, se, ess, True)
+
+
+COUNT_MIN = 10.0
+"""Smallest expected count n min(p, 1 - p) at which a frequency is compared with its
+exact probability through the binomial SE of that probability (a score test)."""
+
+
 def kish_ess(weights: ArrayLike) -> float:
     """Kish's effective sample size (sum w)^2 / sum w^2 of non-negative weights.
 

@@ -12,16 +12,18 @@ delete-one-group jackknife standard errors over blocks of machines.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Collection, Mapping
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis.estimators import grouped_jackknife, z_score
-
-Z_CRIT = 1.959963984540054
-"""Two-sided 95% normal quantile for confidence intervals."""
+from analysis.estimators import (
+    ess_from_sums,
+    mean_estimate,
+    measure_estimate,
+)
 
 
 def branch_states(runs: pd.DataFrame) -> NDArray[np.complex128]:
@@ -32,22 +34,15 @@ def branch_states(runs: pd.DataFrame) -> NDArray[np.complex128]:
 
 
 def p_suc_table(runs: pd.DataFrame, exact: float) -> pd.DataFrame:
-    """p_suc from the sampled outcomes and from the Born probabilities, with SEs."""
-    n = len(runs)
+    """p_suc from the sampled outcomes and from the Born probabilities, with SEs,
+    effective sample sizes and the resolved flag (``mean_estimate``)."""
     rows = []
     for name, col in (("sampled", "first_success"), ("born", "first_born")):
         x = runs[col].to_numpy(dtype=float)
-        value, se = float(x.mean()), float(x.std(ddof=1) / np.sqrt(n))
+        est = mean_estimate(x.sum(), (x**2).sum(), x.size)
         rows.append(
-            {
-                "quantity": "p_suc",
-                "estimator": name,
-                "value": value,
-                "se": se,
-                "n": n,
-                "exact": exact,
-                "z": z_score(value, se, exact),
-            }
+            {"quantity": "p_suc", "estimator": name, "n": x.size, "exact": exact}
+            | est.row(exact)
         )
     return pd.DataFrame(rows)
 
@@ -58,11 +53,11 @@ def ratio_groups(
     n_groups: int = 50,
     n_total: int | None = None,
 ) -> NDArray[np.complex128]:
-    """Per-group sums of [vec(sum w phi phi^dag), sum w] over blocks of machines.
+    """Per-group sums [vec(sum w phi phi^dag), sum w, sum w^2] over blocks of machines.
 
     Machine ``trajectory`` belongs to block trajectory * G // n_total, so the sums of
     several batches of one run (pass the run's ``n_total``) add up to those of the
-    whole run.
+    whole run. The sum of w^2 gives the effective sample size of the weights.
     """
     if estimator not in ("born", "sampled"):
         raise ValueError(f"estimator={estimator!r} must be 'born' or 'sampled'")
@@ -70,7 +65,7 @@ def ratio_groups(
     w = runs[col].to_numpy(dtype=float)
     phi = branch_states(runs)
     num = w[:, None, None] * phi[:, :, None] * phi[:, None, :].conj()
-    rows = np.concatenate([num.reshape(len(runs), -1), w[:, None]], axis=1)
+    rows = np.concatenate([num.reshape(len(runs), -1), w[:, None], w[:, None] ** 2], 1)
     traj = runs["trajectory"].to_numpy()
     n_total = int(traj.max()) + 1 if n_total is None else n_total
     G = max(2, min(n_groups, n_total))
@@ -83,25 +78,49 @@ def ratio_groups(
     return out
 
 
+def ratio_states(pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """rho' from pooled sums [vec(numerator), sum w, sum w^2] (..., k^2 + 2); NaN
+    where the weights sum to zero."""
+    k = round(np.sqrt(pooled.shape[-1] - 2))
+    den = pooled[..., k * k].real
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = pooled[..., : k * k] / den[..., None]
+    return out.reshape(*pooled.shape[:-1], k, k)
+
+
 def ratio_state(pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """rho' from pooled sums [vec(numerator), denominator]."""
-    k = round(np.sqrt(pooled.size - 1))
-    return pooled[:-1].reshape(k, k) / pooled[-1].real
+    """rho' (k, k) from one pooled row of sums."""
+    return ratio_states(pooled)
+
+
+def weights_ess(groups: NDArray[np.complex128]) -> float:
+    """Kish effective sample size of the weights behind rho' (``ratio_groups``)."""
+    total = groups.sum(axis=0)
+    return ess_from_sums(float(total[-2].real), float(total[-1].real))
+
+
+def _leave_one_out(groups: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """The pooled sums with each group left out, (G, columns)."""
+    return groups.sum(axis=0)[None, :] - groups
+
+
+def _jackknife_se(replicates: NDArray) -> NDArray:
+    """Delete-one-group jackknife SE of real estimates; replicates (G, ...)."""
+    G = replicates.shape[0]
+    spread = replicates - replicates.mean(axis=0)
+    return np.sqrt((G - 1) / G * np.sum(spread**2, axis=0))
 
 
 def post_selected_state(groups: NDArray[np.complex128]) -> tuple[NDArray, NDArray]:
-    """rho' and its elementwise jackknife SE (se_re + 1j se_im)."""
-    k = round(np.sqrt(groups.shape[1] - 1))
-    est, se = np.zeros((k, k), complex), np.zeros((k, k), complex)
-    for i in range(k):
-        for j in range(k):
-            for part, unit in (("real", 1.0), ("imag", 1j)):
-                v, s = grouped_jackknife(
-                    lambda p, i=i, j=j, part=part: getattr(ratio_state(p)[i, j], part),
-                    groups,
-                )
-                est[i, j] += unit * v
-                se[i, j] += unit * s
+    """rho' and its elementwise jackknife SE (se_re + 1j se_im), all elements at once
+    (one pass over the G leave-one-out states)."""
+    if groups.shape[0] < 2:
+        raise ValueError(
+            f"need at least 2 groups for a jackknife, got {groups.shape[0]}"
+        )
+    est = ratio_state(groups.sum(axis=0))
+    loo = ratio_states(_leave_one_out(groups))
+    se = _jackknife_se(loo.real) + 1j * _jackknife_se(loo.imag)
     return est, se
 
 
@@ -110,22 +129,38 @@ def quality_table(
     measures: Mapping[str, Callable[[NDArray], float]],
     exact_rho: NDArray[np.complex128],
     estimator: str = "born",
+    ranges: Mapping[str, float] | None = None,
+    clipped: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Measures of rho' with jackknife SEs, 95% CIs, exact values and z-scores."""
+    """Measures of rho' with jackknife SEs, 95% CIs, exact values and z-scores.
+
+    A measure is resolved (``measure_estimate``) when the weights' effective sample
+    size reaches ``ESS_MIN`` and its jackknife SE is not below the sample's
+    resolution, range * 3 / ESS: a component of rho' that the sample never saw may
+    carry weight up to 3/ESS (95%, the rule of three) and shift the measure by up to
+    that fraction of its range. Otherwise value is reported, SE, CI and z are NaN.
+    Measures named in ``clipped`` are given in signed form (e.g. the signed
+    negativity, smooth through 0) and reported as max(0, value) with a clipped CI,
+    their z taken on the signed form.
+    """
+    ess = weights_ess(groups)
+    full = ratio_state(groups.sum(axis=0))
+    loo = ratio_states(_leave_one_out(groups))
     rows = []
     for name, f in measures.items():
-        value, se = grouped_jackknife(lambda p, f=f: f(ratio_state(p)), groups)
+        value = _apply(f, full)
+        reps = np.array([_apply(f, r) for r in loo])
+        se = float(_jackknife_se(reps)) if np.isfinite(reps).all() else math.nan
+        est = measure_estimate(value, se, ess, (ranges or {}).get(name, 1.0))
         exact = f(exact_rho)
+        clip = name in clipped
         rows.append(
-            {
-                "quantity": name,
-                "estimator": estimator,
-                "value": value,
-                "se": se,
-                "ci_low": value - Z_CRIT * se,
-                "ci_high": value + Z_CRIT * se,
-                "exact": exact,
-                "z": z_score(value, se, exact),
-            }
+            {"quantity": name, "estimator": estimator}
+            | est.row(exact, clip_at_zero=clip)
         )
     return pd.DataFrame(rows)
+
+
+def _apply(f: Callable[[NDArray], float], rho: NDArray) -> float:
+    """f(rho), NaN where rho is undefined (no weight)."""
+    return float(f(rho)) if np.isfinite(rho).all() else math.nan

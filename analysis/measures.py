@@ -78,6 +78,16 @@ def negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
     return float(max(0.0, -ev[ev < 0].sum()))
 
 
+def signed_negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
+    """The negativity where rho^{T_B} has a negative eigenvalue, else its smallest
+    eigenvalue with the sign flipped (<= 0): continuous through the boundary of the
+    PPT states, so that errors of estimates near it follow the normal law.
+    max(0, signed_negativity) = negativity."""
+    ev = la.eigvalsh(partial_transpose(rho, dims))
+    neg = ev[ev < 0]
+    return float(-neg.sum()) if neg.size else float(-ev.min())
+
+
 def log_negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
     """E_N = log2 ||rho^{T_B}||_1 = log2(2 N + Tr rho)."""
     rho = _density(rho)
@@ -112,15 +122,21 @@ def chsh_max(rho: ArrayLike) -> float:
 
 def concurrence(rho: ArrayLike) -> float:
     """Wootters concurrence of a two-qubit state."""
+    # the square roots of the eigenvalues of rho yy rho* yy are the singular values
+    # of sqrt(rho) yy sqrt(rho)*: no square roots of round-off
+    return max(0.0, signed_concurrence(rho))
+
+
+def signed_concurrence(rho: ArrayLike) -> float:
+    """lambda_1 - lambda_2 - lambda_3 - lambda_4 before the clipping at 0 of the
+    Wootters concurrence (continuous through the separable boundary)."""
     rho = _density(rho)
     if rho.shape != (4, 4):
         raise ValueError(f"concurrence needs a two-qubit state (4, 4), got {rho.shape}")
     yy = np.kron(_PAULI[1], _PAULI[1]).real
     s = _psd_sqrt(rho)
-    # the square roots of the eigenvalues of rho yy rho* yy are the singular values
-    # of sqrt(rho) yy sqrt(rho)*: no square roots of round-off
     lam = la.svdvals(s @ yy @ s.conj())
-    return float(max(0.0, lam[0] - lam[1] - lam[2] - lam[3]))
+    return float(lam[0] - lam[1] - lam[2] - lam[3])
 
 
 def _psd_sqrt(rho: NDArray[np.complex128]) -> NDArray[np.complex128]:

@@ -192,7 +192,8 @@ def bank_success_table(
 
 
 def validation_table(row: Mapping[str, Any], z_max: float = Z_PASS) -> pd.DataFrame:
-    """Estimate, SE, exact value, z and pass/fail (|z| < z_max) of a summary row.
+    """Estimate, SE, exact value, z, resolved and pass/fail (|z| < z_max) of a
+    summary row (an unresolved quantity neither passes nor fails).
 
     Rows follow ``VALIDATION_ROWS`` for the keys present in ``row`` (as
     ``key``, ``key_se``, ``key_exact``, ``key_z``).
@@ -202,6 +203,7 @@ def validation_table(row: Mapping[str, Any], z_max: float = Z_PASS) -> pd.DataFr
         if key not in row:
             continue
         z = _float(row.get(f"{key}_z"))
+        resolved = bool(row.get(f"{key}_resolved", True))
         out.append(
             {
                 "key": key,
@@ -210,6 +212,7 @@ def validation_table(row: Mapping[str, Any], z_max: float = Z_PASS) -> pd.DataFr
                 "se": _float(row.get(f"{key}_se")),
                 "exact": _float(row.get(f"{key}_exact")),
                 "z": z,
+                "resolved": resolved,
                 "pass": bool(math.isfinite(z) and abs(z) < z_max),
             }
         )
@@ -232,6 +235,12 @@ def markdown_validation(table: pd.DataFrame, z_max: float = Z_PASS) -> str:
             if abs(z) < 1e4
             else f"{z:+.2e}"
         )
+        if not r.get("resolved", True):
+            lines.append(
+                f"| {_cell(r['quantity'])} | {_g(r['estimate'])} | – "
+                f"| {_g(r['exact'])} | – | not resolved |"
+            )
+            continue
         lines.append(
             f"| {_cell(r['quantity'])} | {_g(r['estimate'])} | {_g(r['se'], 2)} "
             f"| {_g(r['exact'])} | {z} | {'pass' if r['pass'] else 'FAIL'} |"
@@ -366,7 +375,8 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
     """Each quantity's estimate with its 95% CI against the exact value.
 
     ``table`` has columns ``quantity``, ``value``, ``se``, ``exact`` (one panel per
-    row, since the quantities live on different scales).
+    row, since the quantities live on different scales); a NaN SE marks a quantity
+    the sample does not resolve (no interval).
     """
     m = len(table)
     fig = _figure(max(2.4 * m, 4.0), 3.4)
@@ -388,7 +398,11 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
         ax.set_xlim(-0.6, 0.85)
         ax.set_xticks([])
         ax.set_ylabel(MEASURE_LABELS.get(r.quantity, r.quantity))
-        ax.set_title(f"z = {format_z((r.value - r.exact) / r.se)}" if r.se > 0 else "")
+        ax.set_title(
+            f"z = {format_z((r.value - r.exact) / r.se)}"
+            if r.se > 0
+            else "not resolved"
+        )
         lo = min(r.value - ci, r.exact)
         hi = max(r.value + ci, r.exact)
         pad = max(0.25 * (hi - lo), 1e-4 * max(abs(hi), 1.0))

@@ -78,7 +78,7 @@ def test_run_writes_the_report(run_dir: Path) -> None:
     }
     text = (run_dir / "report.md").read_text()
     summary = json.loads((run_dir / "summary.json").read_text())[0]
-    assert f"p_suc = {summary['p_suc']:.6g} ± {summary['p_suc_se']:.2g}" in text
+    assert f"p_suc (Born weights, 1 SE) = {summary['p_suc']:.6g}" in text
     assert f"exact {summary['p_suc_exact']:.6g}" in text
     rows = validation_rows(text)
     expected = [label for key, label in rp.VALIDATION_ROWS.items() if key in summary]
@@ -88,8 +88,20 @@ def test_run_writes_the_report(run_dir: Path) -> None:
         rows, [k for k in rp.VALIDATION_ROWS if k in summary], strict=True
     ):
         z = summary[f"{key}_z"]
+        if not summary[f"{key}_resolved"]:  # small run: below ESS_MIN
+            assert z is None
+            assert summary[f"{key}_se"] is None
+            assert r[-1] == "not resolved"
+            assert r[4] == "–"
+            continue
         assert r[-1] == ("pass" if abs(z) < 4.5 else "FAIL")
         assert r[4] == f"{z:+.2f}"
+    resolved = [k for k in rp.VALIDATION_ROWS if summary.get(f"{k}_resolved")]
+    unresolved = [
+        k for k in rp.VALIDATION_ROWS if summary.get(f"{k}_resolved") is False
+    ]
+    assert resolved
+    assert unresolved
 
 
 def test_report_command(run_dir: Path, tmp_path: Path, capsys) -> None:

@@ -71,4 +71,3 @@ def _taylor_step(
         term = (term @ MT) * (hc / n)
         acc += term
     return acc
-

@@ -28,7 +28,13 @@ from analysis.heralding_stats import (
     quality_table,
     ratio_groups,
 )
-from analysis.measures import chsh_max, concurrence, fidelity, negativity, purity
+from analysis.measures import (
+    chsh_max,
+    fidelity,
+    purity,
+    signed_concurrence,
+    signed_negativity,
+)
 from analysis.waiting_times import (
     bank_first_success_round,
     chi_square_gof,
@@ -54,15 +60,19 @@ from trajectories.protocol_exact import (
     success_probability,
 )
 
+CLIPPED_MEASURES = ("negativity", "concurrence")
+"""Measures given in signed form by ``post_selected_measures`` (report max(0, .))."""
+
 
 def post_selected_measures(
     machine: Machine, with_concurrence: bool = False
 ) -> dict[str, Callable[[NDArray], float]]:
-    """Negativity and purity of rho', fidelity to the target (if any), and CHSH (and
-    optionally concurrence) when the filter keeps two qubits."""
+    """Negativity (signed form, see ``CLIPPED_MEASURES``) and purity of rho',
+    fidelity to the target (if any), and CHSH (and optionally the signed
+    concurrence) when the filter keeps two qubits."""
     dims = machine.filter.kept_dims
     out: dict[str, Callable[[NDArray], float]] = {
-        "negativity": lambda r: negativity(r, dims),
+        "negativity": lambda r: signed_negativity(r, dims),
         "purity": purity,
     }
     if machine.target is not None:
@@ -71,8 +81,29 @@ def post_selected_measures(
     if dims == (2, 2):
         out["chsh"] = chsh_max
         if with_concurrence:
-            out["concurrence"] = concurrence
+            out["concurrence"] = signed_concurrence
     return out
+
+
+def measure_ranges(machine: Machine) -> dict[str, float]:
+    """The range of each measure of rho' (max - min over states): the scale of the
+    sample's resolution in ``quality_table``."""
+    d = min(machine.filter.kept_dims)
+    return {
+        "negativity": (d - 1) / 2,
+        "purity": 1.0,
+        "fidelity": 1.0,
+        "chsh": 2 * math.sqrt(2),
+        "concurrence": 1.0,
+    }
+
+
+def exact_measures(machine: Machine, rho: NDArray) -> dict[str, float]:
+    """The reported (clipped) values of the measures of an exact rho'."""
+    return {
+        name: max(f(rho), 0.0) if name in CLIPPED_MEASURES else f(rho)
+        for name, f in post_selected_measures(machine).items()
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,7 +251,12 @@ class HeraldingRun:
         """Measures of rho' with jackknife SEs, 95% CIs, exact values and z-scores."""
         groups = ratio_groups(self.runs_table(), estimator, n_groups)
         return quality_table(
-            groups, self.measures(), self.exact_first_attempt.rho_post, estimator
+            groups,
+            self.measures(),
+            self.exact_first_attempt.rho_post,
+            estimator,
+            ranges=measure_ranges(self.model.machine),
+            clipped=CLIPPED_MEASURES,
         )
 
     # ------------------------------------------------------------ protocol statistics

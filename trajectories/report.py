@@ -35,9 +35,10 @@ from analysis.heralding_stats import post_selected_state, ratio_groups
 from analysis.waiting_times import any_success_probability
 from trajectories.config import ConfigError, RunConfig, validate
 from trajectories.exact import herald, steady_state
+from trajectories.heralding_result import exact_measures
 from trajectories.protocol_exact import attempts_pmf, round_success_probability
 from trajectories.rundir import RunDirectory
-from trajectories.summary import _measures
+from trajectories.summary import format_estimate
 
 FIGURE_DIR = "figures"
 SWEEP_QUANTITIES = (
@@ -179,7 +180,10 @@ def _point_section(
     )
     files["density"] = rp.save_figure(fig, fig_dir / f"{stem}_density.png")
 
-    names = ["p_suc", *(m for m in _measures(model) if m in row)]
+    names = [
+        "p_suc",
+        *(m for m in exact_measures(model.machine, exact.rho_post) if m in row),
+    ]
     table = pd.DataFrame(
         [
             {
@@ -209,23 +213,17 @@ def _point_section(
     rel = {key: f"{FIGURE_DIR}/{path.name}" for key, path in files.items()}
     head = f"## Grid point {p}: {label}" if label else "## Results"
     lines = [head, ""]
+    lines.append(f"- p_suc (Born weights, 1 SE) = {format_estimate(row, 'p_suc')}")
     lines.append(
-        f"- p_suc = {row['p_suc']:.6g} ± {row['p_suc_se']:.2g} (Born weights, 1 SE); "
-        f"exact {row['p_suc_exact']:.6g}, z = {row['p_suc_z']:+.2f}"
-    )
-    lines.append(
-        f"- p_suc from sampled outcomes = {row['p_suc_sampled']:.6g} ± "
-        f"{row['p_suc_sampled_se']:.2g}; exact {row['p_suc_sampled_exact']:.6g}, "
-        f"z = {row['p_suc_sampled_z']:+.2f}"
+        "- p_suc from sampled outcomes = " + format_estimate(row, "p_suc_sampled")
     )
     lines.append(
         f"- {N} machines, {A} attempts every T = {T:g} ({rp.TIME_UNIT}), banks of "
         f"{n_bank}; {int(row['n_first_success'])} first-attempt successes"
     )
-    if row["n_first_success"] < 100:
+    if row.get("not_resolved"):
         lines.append(
-            "- note: fewer than 100 first-attempt successes; the errors of the "
-            "rho' measures are unreliable"
+            f"- **not resolved** (no SE or z is given for these): {row['not_resolved']}"
         )
     z_max = float(np.max(np.abs((rho_est - exact.rho_post).real / _safe(rho_se.real))))
     lines += [
@@ -293,9 +291,7 @@ def _exact_row(point: RunConfig) -> dict[str, float]:
     proto = point.protocol
     T, A, n = proto["attempt_period"], proto["attempts"], proto["machines"]
     h = herald(steady_state(model), model.machine.filter)
-    out = {"p_suc": h.p_suc}
-    for name, f in _measures(model).items():
-        out[name] = float(f(h.rho_post))
+    out = {"p_suc": h.p_suc, **exact_measures(model.machine, h.rho_post)}
     law = attempts_pmf(model, T, A)
     mean = float(np.arange(1, A + 1) @ law.pmf / law.pmf.sum())
     out |= {

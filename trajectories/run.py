@@ -18,7 +18,7 @@ from pathlib import Path
 from trajectories.batches import execute, plan
 from trajectories.config import ConfigError, RunConfig, load_config
 from trajectories.rundir import RunDirectory
-from trajectories.summary import format_summary, summarize
+from trajectories.summary import format_summary, resolution_notes, summarize
 
 EPILOG = """examples:
   python -m trajectories.run                         the embedded default (qutrit)
@@ -152,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         write_report(out)
     if not args.quiet:
         print(format_summary(rows, out))
+    for note in resolution_notes(rows):
+        print(note, file=sys.stderr)
     return 0
 
 

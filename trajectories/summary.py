@@ -21,24 +21,45 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis.estimators import moments_mean_se, z_score
+from analysis.estimators import (
+    COUNT_MIN,
+    ResolvedEstimate,
+    count_mean_estimate,
+    mean_estimate,
+)
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import any_success_probability, first_success_attempts
 from trajectories.config import RunConfig
 from trajectories.exact import herald, steady_state
-from trajectories.heralding_result import post_selected_measures
+from trajectories.heralding_result import (
+    CLIPPED_MEASURES,
+    measure_ranges,
+    post_selected_measures,
+)
 from trajectories.protocol_exact import attempts_pmf
 from trajectories.rundir import RunDirectory
 
 
-def _measures(model) -> dict:
-    """The measures reported for rho' (those of the heralding results)."""
-    return post_selected_measures(model.machine)
+def _put(row: dict, key: str, est: dict[str, Any]) -> None:
+    """key, key_se, key_exact, key_z, key_ess, key_resolved from a ``row()`` of a
+    ``ResolvedEstimate``; unresolved keys are listed in row["not_resolved"]."""
+    row[key] = est["value"]
+    for part in ("se", "exact", "z", "ess", "resolved"):
+        row[f"{key}_{part}"] = est[part]
+    if not est["resolved"]:
+        row["not_resolved"] = [*row.get("not_resolved", []), f"{key}: {est['reason']}"]
 
 
-def _put(row: dict, key: str, value: float, se: float, exact: float) -> None:
-    row[key], row[f"{key}_se"], row[f"{key}_exact"] = value, se, exact
-    row[f"{key}_z"] = z_score(value, se, exact)
+def _exact_se(
+    value: float, exact: float, n: int, expected_min: float
+) -> dict[str, Any]:
+    """A frequency among n trials with the binomial SE of the exact probability
+    (a score test): resolved when n p and n (1 - p) reach ``expected_min``."""
+    se = math.sqrt(max(exact * (1 - exact), 0.0) / n) if n else math.nan
+    count = n * min(exact, 1 - exact)
+    ok = count >= expected_min
+    reason = "" if ok else f"expected count {count:.3g} < {expected_min:g}"
+    return ResolvedEstimate(value, se, count, ok, reason).row(exact)
 
 
 class _PointSums:
@@ -78,38 +99,36 @@ def summarize_point(
     sums = _PointSums(N, A)
     for attempts, runs in batches:
         sums.add(attempts, runs)
-    row: dict[str, Any] = {}
+    row: dict[str, Any] = {"not_resolved": []}
     exact = herald(steady_state(model), model.machine.filter)
     for key, name in (("p_suc", "born"), ("p_suc_sampled", "sampled")):
-        mean, se = moments_mean_se(sums.p[name][0], sums.p[name][1], N)
-        _put(row, key, float(mean), float(se), exact.p_suc)
-    q = quality_table(sums.groups, _measures(model), exact.rho_post)
-    for _, r in q.iterrows():
-        _put(row, r["quantity"], r["value"], r["se"], r["exact"])
+        est = mean_estimate(sums.p[name][0], sums.p[name][1], N)
+        _put(row, key, est.row(exact.p_suc))
+    q = quality_table(
+        sums.groups,
+        post_selected_measures(model.machine),
+        exact.rho_post,
+        ranges=measure_ranges(model.machine),
+        clipped=CLIPPED_MEASURES,
+    )
+    for r in q.to_dict("records"):
+        _put(row, r["quantity"], r)
     pmf, tail = attempts_pmf(model, T, A)
     K = np.concatenate(sums.K)
     done = K[K <= A].astype(float)
     mean_exact = float(np.arange(1, A + 1) @ pmf / pmf.sum())
-    se = float(done.std(ddof=1) / math.sqrt(done.size)) if done.size > 1 else math.nan
-    mean = float(done.mean()) if done.size else math.nan
-    _put(row, "mean_attempts", mean, se, mean_exact)
-    _put(row, "mean_wait", T * mean, T * se, T * mean_exact)
-    _put(
-        row,
-        "censored",
-        float(np.mean(K > A)),
-        math.sqrt(max(tail * (1 - tail), 0) / K.size),
-        tail,
-    )
+    est = count_mean_estimate(done)
+    _put(row, "mean_attempts", est.row(mean_exact))
+    _put(row, "mean_wait", est.scaled(T).row(T * mean_exact))
+    _put(row, "censored", _exact_se(float(np.mean(K > A)), tail, K.size, COUNT_MIN))
     p_bank = float(any_success_probability(exact.p_suc, n))
     hits, n_banks = sums.banks
     _put(
         row,
         "bank_round_success",
-        hits / n_banks,
-        math.sqrt(p_bank * (1 - p_bank) / n_banks),
-        p_bank,
+        _exact_se(hits / n_banks, p_bank, int(n_banks), COUNT_MIN),
     )
+    row["not_resolved"] = "; ".join(row["not_resolved"])
     row.update(
         {
             "n_traj": N,
@@ -135,17 +154,20 @@ def summarize(config: RunConfig, rundir: RunDirectory) -> list[dict[str, Any]]:
     return rows
 
 
+SUMMARY_KEYS = {
+    "p_suc": "p_suc",
+    "negativity": "negativity of rho'",
+    "fidelity": "fidelity of rho'",
+    "chsh": "CHSH of rho'",
+    "mean_attempts": "mean attempts K",
+    "mean_wait": "mean wait K T",
+}
+"""The quantities of the terminal summary, with their labels."""
+
+
 def format_summary(rows: list[dict[str, Any]], out: Path) -> str:
     """A short human-readable summary of the rows."""
     lines = []
-    keys = [
-        ("p_suc", "p_suc"),
-        ("negativity", "negativity of rho'"),
-        ("fidelity", "fidelity of rho'"),
-        ("chsh", "CHSH of rho'"),
-        ("mean_attempts", "mean attempts K"),
-        ("mean_wait", "mean wait K T"),
-    ]
     for i, row in enumerate(rows):
         sweep = {k: v for k, v in row.items() if k.startswith("sweep.")}
         head = f"point {i}: " + ", ".join(f"{k[6:]}={v}" for k, v in sweep.items())
@@ -155,17 +177,29 @@ def format_summary(rows: list[dict[str, Any]], out: Path) -> str:
             else f"{row['n_traj']} machines, "
             f"{row['attempts']} attempts every T={row['attempt_period']:g}"
         )
-        if row["n_first_success"] < 100:
-            lines.append(
-                f"  note: only {row['n_first_success']} first-attempt "
-                "successes; the errors of the rho' measures are unreliable"
-            )
-        for key, label in keys:
+        for key, label in SUMMARY_KEYS.items():
             if key in row:
-                lines.append(
-                    f"  {label:<20} {row[key]:.6g} ± {row[key + '_se']:.2g}"
-                    f"   exact {row[key + '_exact']:.6g}   "
-                    f"z={row[key + '_z']:+.2f}"
-                )
+                lines.append(f"  {label:<20} {format_estimate(row, key)}")
     lines.append(f"run directory: {out}")
     return "\n".join(lines)
+
+
+def format_estimate(row: dict[str, Any], key: str) -> str:
+    """ "value ± se   exact x   z=..." or "value (not resolved)   exact x"."""
+    exact = f"exact {row[key + '_exact']:.6g}"
+    if not row.get(f"{key}_resolved", True):
+        return f"{row[key]:.6g} (not resolved)   {exact}"
+    return (
+        f"{row[key]:.6g} ± {row[key + '_se']:.2g}   {exact}   z={row[key + '_z']:+.2f}"
+    )
+
+
+def resolution_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per grid point with quantities the sample does not resolve."""
+    return [
+        f"note: point {i}: not resolved: {row['not_resolved']}"
+        if len(rows) > 1
+        else f"note: not resolved: {row['not_resolved']}"
+        for i, row in enumerate(rows)
+        if row.get("not_resolved")
+    ]
