@@ -54,6 +54,7 @@ __all__ = [
     "f1_rates",
     "f6_dephasing",
     "frontier",
+    "peak",
     "point",
     "reset_dephasing",
     "reset_rates",
@@ -168,6 +169,33 @@ def frontier(N: NDArray[np.float64], P: NDArray[np.float64], p_min: float) -> fl
     """The largest negativity on the grid at points with p_suc >= p_min (0 if none)."""
     mask = P >= p_min
     return float(N[mask].max()) if mask.any() else 0.0
+
+
+def peak(
+    variant: Variant, T_B: float, T_A: Sequence[float] | None = None
+) -> tuple[float, float, float]:
+    """(T_A, N, p_suc) at the maximum of the negativity over T_A, at fixed T_B.
+
+    The grid ``T_A`` (default 120 log-spaced values in [0.05, 50]) brackets the
+    maximum, which is then refined by a bounded scalar search in log T_A.
+    """
+    from scipy.optimize import minimize_scalar
+
+    grid = np.geomspace(0.05, 50.0, 120) if T_A is None else np.asarray(T_A)
+    N = np.array([point(variant, float(ta), T_B)[0] for ta in grid])
+    i = int(np.argmax(N))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    res = minimize_scalar(
+        lambda x: -point(variant, math.exp(x), T_B)[0],
+        bounds=(math.log(lo), math.log(hi)),
+        method="bounded",
+        options={"xatol": 1e-7},
+    )
+    ta = math.exp(res.x)
+    if N[i] > -res.fun:  # the grid point is the better one (flat maximum)
+        ta = float(grid[i])
+    n, p = point(variant, ta, T_B)
+    return ta, n, p
 
 
 # ------------------------------------------------------------------ Eqs. F1-F5
