@@ -13,7 +13,7 @@ from analysis.measures import chsh_max, negativity
 from trajectories.exact import herald, steady_state
 from trajectories.machines import qutrit
 from trajectories.models import LindbladModel
-from trajectories.paper.lindblad import CAPTION, VARIANTS, point, scan
+from trajectories.paper.lindblad import CAPTION, VARIANTS, peak, point, scan
 from trajectories.paper.one_step import (
     ETA,
     FIG6_D20,
@@ -133,3 +133,36 @@ def test_fig8_a1_same_negativity_lower_p_suc(key: str) -> None:
     n1, p1 = point(v1, 20.0, 0.3)
     assert abs(n1 - n3) < 3e-3
     assert 0.95 * p3 < p1 < p3
+
+
+FIG8_T_A = np.geomspace(0.3, 10.0, 25)  # brackets the maximum for 0.2 <= T_B <= 0.3
+
+
+@pytest.mark.parametrize(
+    ("key", "T_B", "N_max", "p_suc"),
+    [
+        ("printed", 0.2, 0.2374984, 1.58438e-4),
+        ("printed", 0.3, 0.2129430, 3.45934e-3),
+        ("F3F4", 0.2, 0.4763574, 1.20466e-4),
+        ("F3F4", 0.3, 0.4474010, 2.74193e-3),
+    ],
+)
+def test_fig8_maximum_over_t_a(
+    key: str, T_B: float, N_max: float, p_suc: float
+) -> None:
+    """Max N over T_A and p_suc there (examples/fig8.py, T_B not given by the paper)."""
+    _, n, p = peak(VARIANTS[key], T_B, FIG8_T_A)
+    assert n == pytest.approx(N_max, rel=1e-6)
+    assert p == pytest.approx(p_suc, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("key", "below", "above"), [("printed", 0.24, 0.25), ("F3F4", 0.25, 0.26)]
+)
+def test_fig8_p_suc_below_0p1_percent_only_for_small_t_b(
+    key: str, below: float, above: float
+) -> None:
+    """ "N maximal at small gradient, p_suc < 0.1%": at the maximum of N over T_A,
+    p_suc < 0.1% only for T_B < 0.247 (printed model) / 0.256 (F3-F4 reading)."""
+    assert peak(VARIANTS[key], below, FIG8_T_A)[2] < 1e-3
+    assert peak(VARIANTS[key], above, FIG8_T_A)[2] > 1e-3
