@@ -12,6 +12,9 @@ random stream (heavy tails would raise it; the coverage study in
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import mpmath
 import numpy as np
 import pytest
@@ -135,3 +138,16 @@ def test_born_p_suc_in_the_rare_regime(model: ResetModel, seed: int) -> None:
     assert kish_ess(born) >= 100
     row = run.p_suc().set_index("estimator").loc["born"]
     assert abs(row["z"]) < 4.5, (row["value"], exact)
+
+
+@pytest.mark.parametrize("row", [("one-step", 6, 1e-8), ("qudit", 3, 1e-8)])
+def test_readme_rare_success_rows_are_current(row: tuple) -> None:
+    """The README's rows come from ``examples/rare_success.py`` (same seeds)."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "_examples_rare_success", root / "examples" / "rare_success.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    args = next(r for r in script.rows() if r[:3] == row)
+    assert script.table_row(*args) in (root / "README.md").read_text()
