@@ -3,8 +3,14 @@ Eq. F1 / F5, against closed forms to 1e-12."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -17,6 +23,7 @@ from trajectories.baths import (
     thermal_state,
     transition_rates,
 )
+from trajectories.exact import herald, steady_state
 from trajectories.machines import qudit, qutrit
 from trajectories.models import LindbladModel
 
@@ -220,3 +227,106 @@ def test_lindblad_at_inversion_only_pumps_up() -> None:
     names = [j.name for j in model.jump_operators()]
     assert all("up" in n for n in names if n.startswith("A:"))
     assert all("down" in n for n in names if n.startswith("B:"))
+
+
+# ---------------------------------------------------------------- very cold baths
+
+
+def _exact_occupation(E: float, T: float) -> float:
+    """1/(e^{E/T} - 1) in 40 digits, rounded to float (0.0 below the subnormals)."""
+    with mpmath.workdps(40):
+        return float(1 / mpmath.expm1(mpmath.mpf(E) / mpmath.mpf(T)))
+
+
+@pytest.fixture
+def no_float_warnings():
+    """Turn every warning and floating-point error into an exception."""
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        yield
+
+
+@pytest.mark.usefixtures("no_float_warnings")
+@pytest.mark.parametrize("x", [700.0, 710.0, 1e4, 1e300])
+@pytest.mark.parametrize("E", [1.0, 4.0])
+def test_cold_baths_match_the_exact_occupation(x: float, E: float) -> None:
+    """E/T beyond the overflow of exp (x ~ 709.78): n_B, the rates and tau stay exact
+    (to 1e-12 relative; exactly 0 where the value is below the subnormals)."""
+    T = E / x
+    n = _exact_occupation(E, T)
+    assert bose_einstein(E, T) == pytest.approx(n, rel=TOL, abs=0)
+    up, down = transition_rates(2.0, E, T)
+    assert up == pytest.approx(2.0 * n, rel=TOL, abs=0)
+    assert down == pytest.approx(2.0, rel=TOL)
+    p = thermal_populations((0.0, E, 2 * E), T)
+    assert p[0] == pytest.approx(1.0, rel=TOL)
+    with mpmath.workdps(40):
+        w = mpmath.exp(-mpmath.mpf(E) / mpmath.mpf(T))
+        p1 = float(w / (1 + w + w * w))
+    assert p[1] == pytest.approx(p1, rel=TOL, abs=0)
+
+
+@pytest.mark.usefixtures("no_float_warnings")
+@pytest.mark.parametrize("T", [1e-100, 1e-300, 5e-324])
+def test_temperature_to_zero_plus_reaches_the_zero_temperature_limit(T: float) -> None:
+    assert bose_einstein(1.0, T) == 0.0
+    assert transition_rates(2.0, 1.0, T) == (0.0, 2.0)
+    for levels in (QUTRIT_LEVELS, (0.0, 0.0, 1.0), (0.0, 1e-13, 1.0)):
+        np.testing.assert_array_equal(
+            thermal_populations(levels, T), thermal_populations(levels, 0.0)
+        )
+
+
+@pytest.mark.usefixtures("no_float_warnings")
+def test_cold_limit_is_monotone_and_inversion_is_unchanged() -> None:
+    temperatures = [10.0 ** (-k) for k in range(1, 309)]
+    n = [bose_einstein(3.0, T) for T in temperatures]
+    assert all(a >= b for a, b in itertools.pairwise(n))
+    assert n[-1] == 0.0
+    assert bose_einstein(3.0, "-0") == -1.0
+    assert transition_rates(2.0, 3.0, "-0") == (2.0, 0.0)
+    np.testing.assert_array_equal(thermal_populations(QUTRIT_LEVELS, "-0"), [0, 0, 1])
+    for bad in (-1e-300, -5e-324, -1.0):
+        with pytest.raises(ValueError, match="negative"):
+            bose_einstein(1.0, bad)
+
+
+def test_cold_lindblad_model_has_a_steady_state() -> None:
+    """Fig. 5(b) machine with T_B = 0.005: E/T_B up to 800 on B (eps = 3)."""
+    model = LindbladModel(qutrit(g=1.6e-3, eps=3.0), 6.0, 0.005, 1e-4, 5e-3, 3.5e-5)
+    rates = {j.name: float(np.abs(j.vals[0]) ** 2) for j in model.jump_operators()}
+    assert rates["B:up 1->2"] == pytest.approx(5e-3 * math.exp(-200.0), rel=1e-10)
+    assert "B:up 0->2" not in rates  # 5e-3 e^{-800} underflows to 0: no jump
+    rho = steady_state(model)
+    assert np.trace(rho).real == pytest.approx(1.0, abs=1e-12)
+    assert np.linalg.eigvalsh(rho).min() > -1e-12
+    assert herald(rho, model.machine.filter).p_suc > 1e-3
+
+
+def test_cold_bath_run_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "cold"
+    args = [
+        "lindblad-fig5b",
+        "--set",
+        "baths.T_B=0.005",
+        "--set",
+        "sampling.n_traj=200",
+        "--set",
+        "sampling.batch_size=100",
+        "--set",
+        "protocol.attempts=3",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+        "--no-report",
+        "--quiet",
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "trajectories.run", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "summary.json").exists()

@@ -214,6 +214,67 @@ def test_bad_configs_exit_2_with_one_line(
     assert "Traceback" not in err
 
 
+SCHMIDT_UNNORMALISED = """
+[machine]
+kind = "schmidt"
+lambdas = [0.5, 0.5]
+[baths]
+model = "reset"
+T_A = "inf"
+T_B = 0.0
+p_A = 0.002
+p_B = 0.01
+[protocol]
+attempt_period = 200.0
+attempts = 3
+[sampling]
+n_traj = 200
+batch_size = 100
+seed = 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--set", "machine.g=0"], ["machine.g=0", "p_suc = 0"]),
+        (["--set", "baths.T_A=0"], ["baths.T_A=0", "baths.T_B=0.0", "p_suc = 0"]),
+        (
+            ["lindblad-fig5b", "--set", "baths.T_A=0", "--set", "baths.T_B=0"],
+            ["baths.T_A=0", "baths.T_B=0", "p_suc = 0"],
+        ),
+        (
+            ["--set", "sweep.machine.g=[0.01, 0]"],
+            ["machine.g=0", "sweep point 1", "p_suc = 0"],
+        ),
+        (["--set", "baths.p_A=0"], ["baths.p_A=0", "steady state is not unique"]),
+        (["SCHMIDT"], ["lambdas=[0.5, 0.5] must satisfy sum lambda^2 = 1"]),
+    ],
+)
+def test_runs_that_cannot_succeed_exit_2_before_any_work(
+    args: list[str], names: list[str], tmp_path: Path
+) -> None:
+    """A filter that never succeeds (or a model that cannot be built or has no unique
+    steady state) is a config error: one line naming the keys, no run directory."""
+    if args == ["SCHMIDT"]:
+        args = [str(tmp_path / "schmidt.toml")]
+        Path(args[0]).write_text(SCHMIDT_UNNORMALISED)
+    out = tmp_path / "never"
+    proc = subprocess.run(
+        [sys.executable, "-m", "trajectories.run", *SMALL, *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    for name in names:
+        assert name in lines[0]
+    assert not out.exists()
+
+
 def test_help_and_bad_arguments(capsys) -> None:
     assert main(["--help"]) == 0
     assert "--resume" in capsys.readouterr().out

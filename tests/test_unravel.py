@@ -16,7 +16,7 @@ import pytest
 
 from analysis.estimators import chi_square_p_value
 from trajectories.exact import evolve, herald, steady_state
-from trajectories.machines import qubit_qubit, qudit, qutrit
+from trajectories.machines import qubit_qubit, qubit_qutrit, qudit, qutrit
 from trajectories.models import LindbladModel, OpenSystem, ResetModel
 from trajectories.unravel import simulate
 from trajectories.unravelling import Unravelling
@@ -125,6 +125,18 @@ def test_lindblad_model_stationary_estimates(name: str) -> None:
     model = LINDBLAD_MODELS[name]()
     t_max = 3000.0 if name != "high-temperature" else 300.0
     _stationary_checks(model, n_traj=1500, t_max=t_max, seed=12)
+
+
+def test_lindblad_model_at_an_exceptional_point() -> None:
+    """Qubit-qutrit machine at g1 = g2 = |Gamma_A - Gamma_B|/4, T_B = 0, no dephasing:
+    both 2 x 2 blocks of H_eff are defective (the decay rates of |0,1>, |1,0> and of
+    |0,2>, |1,1> differ by Gamma_B - Gamma_A at any T_A), so the coupled block is
+    propagated exactly without eigenvectors; a hot A gives a non-trivial steady state.
+    """
+    g = abs(0.01 - 0.05) / 4
+    model = LindbladModel(qubit_qutrit(g, g), 2.0, 0.0, 0.01, 0.05)
+    assert Unravelling.from_model(model).exact_block is not None
+    _stationary_checks(model, n_traj=1500, t_max=1500.0, seed=13)
 
 
 @pytest.mark.parametrize(

@@ -270,3 +270,123 @@ def test_pure_sample_sums_match_outer_products() -> None:
     v = np.einsum("kji,nij->nk", ops, rho).real
     np.testing.assert_allclose(sums.obs[0], v.sum(axis=0), rtol=1e-12)
     np.testing.assert_allclose(sums.obs_sq[0], (v**2).sum(axis=0), rtol=1e-12)
+
+
+# exceptional points of H_eff ------------------------------------------------------
+
+GAMMA_A, GAMMA_B = 0.01, 0.05
+G_EP = abs(GAMMA_A - GAMMA_B) / 4
+"""The exceptional point of the qubit-qubit (and qubit-qutrit) Lindblad machine: the
+block [[-i G_1/2, g], [g, -i G_2/2]] of |0,1>, |1,0> has G_1 - G_2 = Gamma_B - Gamma_A
+at any temperatures, so its eigenvalues coalesce (and its eigenvectors) at g = G_EP."""
+
+
+def ep_model(rel: float, T_A: float = 0.0, kind: str = "qubit-qubit") -> LindbladModel:
+    """The machine at g = G_EP (1 + rel), T_B = 0, no dephasing."""
+    g = G_EP * (1 + rel)
+    machine = qubit_qubit(g) if kind == "qubit-qubit" else qubit_qutrit(g, g)
+    return LindbladModel(machine, T_A, 0.0, GAMMA_A, GAMMA_B)
+
+
+def h_eff(model) -> np.ndarray:
+    G = sum((j.op.conj().T @ j.op).toarray() for j in model.jump_operators())
+    return model.hamiltonian(True) - 0.5j * G
+
+
+@pytest.mark.parametrize("kind", ["qubit-qubit", "qubit-qutrit"])
+@pytest.mark.parametrize("T_A", [0.0, 2.0])
+@pytest.mark.parametrize(
+    ("rel", "exact"),
+    [(0.0, True), (1e-9, True), (1e-6, True), (-1e-6, True), (1e-3, False)],
+)
+def test_no_jump_evolution_near_an_exceptional_point_is_exact(
+    kind: str, T_A: float, rel: float, exact: bool
+) -> None:
+    """exp(-i H_eff t) psi to 1e-13 relative (scipy expm) for several t: through the
+    exact block propagator where the eigenvectors are ill-conditioned, through the
+    eigenbasis below COND_EXACT (rel = 1e-3: condition number 45). The old engine
+    refused g = G_EP here (condition number > 1e8) and lost 1.5e-13 at rel = 1e-6."""
+    model = ep_model(rel, T_A, kind)
+    unr = Unravelling.from_model(model)
+    assert (unr.exact_block is not None) is exact
+    H = h_eff(model)
+    rng = np.random.default_rng(3)
+    psi = rng.normal(size=(8, unr.dim)) + 1j * rng.normal(size=(8, unr.dim))
+    psi /= np.linalg.norm(psi, axis=1)[:, None]
+    t = np.array([0.1, 2.0, 20.0, 200.0, 600.0])
+    states, times = np.repeat(psi, t.size, axis=0), np.tile(t, psi.shape[0])
+    out = unr.evolve(states, times)
+    n_sq, _ = unr.norm_sq_after(states, times)
+    for k in range(times.size):
+        expected = la.expm(-1j * H * times[k]) @ states[k]
+        size = np.linalg.norm(expected)
+        assert np.linalg.norm(out[k] - expected) <= 1e-13 * size
+        assert n_sq[k] == pytest.approx(size**2, rel=1e-13)
+
+
+@pytest.mark.parametrize("rel", [0.0, 1e-6])
+def test_jump_times_at_an_exceptional_point_solve_the_norm_equation(rel: float) -> None:
+    from trajectories.unravelling import clock_jump_times
+
+    model = ep_model(rel, T_A=2.0, kind="qubit-qutrit")
+    unr = Unravelling.from_model(model)
+    assert unr.exact_block is not None
+    H = h_eff(model)
+    rng = np.random.default_rng(6)
+    n = 60
+    psi = _random_states(unr, n, rng)
+    E = rng.standard_exponential(n)
+    horizon = rng.uniform(0.2, 30.0, n)
+    s = clock_jump_times(unr, psi, E, horizon)
+    for k in range(n):
+        if np.isfinite(s[k]):
+            assert 0 <= s[k] < horizon[k]
+            phi = la.expm(-1j * H * s[k]) @ psi[k]
+            assert np.vdot(phi, phi).real == pytest.approx(math.exp(-E[k]), rel=1e-12)
+        else:
+            phi = la.expm(-1j * H * horizon[k]) @ psi[k]
+            assert np.vdot(phi, phi).real > math.exp(-E[k]) * (1 - 1e-12)
+    assert 5 < np.isfinite(s).sum() < n - 5
+
+
+def test_segment_integral_at_an_exceptional_point_matches_quadrature() -> None:
+    model = ep_model(0.0, T_A=2.0, kind="qubit-qutrit")
+    unr = Unravelling.from_model(model)
+    assert unr.exact_block is not None
+    psi = np.random.default_rng(3).normal(size=(2, unr.dim)) + 0j
+    psi /= np.linalg.norm(psi, axis=1)[:, None]
+    s = np.array([1.5, 180.0])
+    got = unr.coords_to_density(segment_density_integral(unr, unr.to_coords(psi), s))
+    for k in range(2):
+        u = np.linspace(0, s[k], 20001)
+        states = unr.evolve(np.repeat(psi[k : k + 1], u.size, axis=0), u)
+        states /= np.linalg.norm(states, axis=1)[:, None]
+        P = states[:, :, None] * states[:, None, :].conj()
+        ref = np.trapezoid(P, u, axis=0)
+        np.testing.assert_allclose(got[k], ref, atol=1e-6 * s[k])
+
+
+def test_block_propagator_matches_expm_for_any_step() -> None:
+    """Steps of all sizes in one call (0, below h, exact multiples of h, long), each
+    against scipy expm; decayed states are 0, not NaN."""
+    from trajectories.unravelling import BlockPropagator
+
+    H = h_eff(ep_model(0.0, T_A=2.0))[1:3, 1:3]
+    prop = BlockPropagator(H)
+    s = np.array([0.0, 0.3 * prop.h, prop.h, 4 * prop.h, 7.5 * prop.h, 123.4, 1e3])
+    psi = np.tile([0.6, 0.8j], (s.size, 1))
+    out = prop.apply(psi, s)
+    for k in range(s.size):
+        expected = la.expm(-1j * H * s[k]) @ psi[k]
+        assert np.linalg.norm(out[k] - expected) <= 1e-13 * np.linalg.norm(expected)
+    far = prop.apply(psi[:2], np.array([1e20, 1e300]))
+    np.testing.assert_array_equal(far, 0.0)
+
+
+def test_well_conditioned_blocks_keep_the_eigenbasis() -> None:
+    from trajectories.config import load_config
+
+    models = [make() for make in FUSED_MODELS.values()]
+    models.append(load_config("lindblad-fig5b").build_model())
+    for model in models:
+        assert Unravelling.from_model(model).exact_block is None

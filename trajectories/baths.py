@@ -23,6 +23,8 @@ INVERTED = -0.0
 """The population-inversion temperature ``T -> 0^-`` (App. G)."""
 
 _ENERGY_TOL = 1e-12
+_EXPM1_MAX = 700.0
+"""Above this x = E/T, n_B = e^{-x}/(1 - e^{-x}) (math.expm1 overflows at ~709.78)."""
 
 
 def is_inverted(T: float) -> bool:
@@ -95,8 +97,18 @@ def thermal_populations(
     elif T == 0.0:
         w = (E <= E.min() + _ENERGY_TOL).astype(float)
     else:
-        w = np.exp(-(E - E.min()) / T)
+        w = _boltzmann_weights(E, T)
     return w / w.sum()
+
+
+def _boltzmann_weights(E: NDArray[np.float64], T: float) -> NDArray[np.float64]:
+    """exp(-(E - E_min)/T) for 0 < T < inf, with the ground levels of ``T = 0`` (within
+    ``_ENERGY_TOL``) at weight 1, so that T -> 0+ tends to the T = 0 state. Ratios
+    (E - E_min)/T that overflow (T below ~1e-308) give weight 0, without warnings."""
+    x = E - E.min()
+    x[x <= _ENERGY_TOL] = 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(-(x / T))
 
 
 def _energies(energies: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:
@@ -132,7 +144,9 @@ def thermal_state(
 def bose_einstein(E: float, T: float) -> float:
     """Mean occupation n_B(E, T) = 1/(exp(E/T) - 1) of a bosonic mode, E > 0 (Eq. F1).
 
-    At population inversion (T -> 0^-) this tends to -1.
+    Evaluated as exp(-E/T)/(1 - exp(-E/T)) for E/T > 700, so that very cold baths
+    tend smoothly to the T = 0 value 0 (exactly 0 once exp(-E/T) underflows). At
+    population inversion (T -> 0^-) this tends to -1.
 
     Examples
     --------
@@ -153,7 +167,10 @@ def bose_einstein(E: float, T: float) -> float:
         return -1.0
     if T == 0.0:
         return 0.0
-    return 1.0 / math.expm1(E / T)
+    x = E / T  # inf if T is so small that the ratio overflows
+    if x < _EXPM1_MAX:
+        return 1.0 / math.expm1(x)
+    return math.exp(-x) / -math.expm1(-x)  # e^x would overflow; -> 0 as T -> 0+
 
 
 def transition_rates(Gamma: float, E: float, T: float) -> tuple[float, float]:

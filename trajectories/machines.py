@@ -410,7 +410,9 @@ def one_step(
     The chain |k, d-1-k> <-> |k+1, d-2-k>, k = 0..d-2 (E1 with the B index read as
     d-1-k, which keeps it inside 0..d-1); couplings default to (g1, g, ..., g) where g1
     is the transition inside the filtered subspace (App. E sets g1 = p_B/2, p_A = g).
-    Filter Pi_A = |0><0| + |1><1|, Pi_B = |d-2><d-2| + |d-1><d-1| (Eq. E2).
+    Filter Pi_A = |0><0| + |1><1|, Pi_B = |d-2><d-2| + |d-1><d-1| (Eq. E2). The
+    target (|0,1> + i|1,0>)/sqrt(2) carries the phase of the coherence -i eta_d of
+    Eq. E3 (<0,1|rho'|1,0> = -i eta_d), so that its fidelity tends to 1/2 + eta_d.
     """
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 3:
         raise ValueError(f"d={d!r} must be an integer >= 3")
@@ -429,7 +431,7 @@ def one_step(
         Transition((k + 1, d - 2 - k), (k, d - 1 - k), couplings[k])
         for k in range(d - 1)
     ]
-    target = np.array([0, 1, -1j, 0]) / math.sqrt(2)
+    target = np.array([0, 1, 1j, 0]) / math.sqrt(2)
     return Machine(
         E,
         E,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from trajectories.batches import execute, plan
-from trajectories.config import ConfigError, RunConfig, load_config
+from trajectories.config import ConfigError, RunConfig, check_can_succeed, load_config
 from trajectories.rundir import RunDirectory
 from trajectories.summary import format_summary, resolution_notes, summarize
 
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     config, name = _config(args)
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
+    check_can_succeed(config)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
     out = args.out or Path("runs") / f"{name}-{stamp}"
     rundir = RunDirectory(out)
