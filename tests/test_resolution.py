@@ -179,3 +179,8 @@ def test_elementwise_jackknife_matches_the_loop() -> None:
     ref_re = np.sqrt((G - 1) / G * ((loo.real - loo.real.mean(0)) ** 2).sum(0))
     np.testing.assert_allclose(se.real, ref_re, rtol=1e-12)
     np.testing.assert_allclose(est, total[:16].reshape(4, 4) / total[16].real)
+
+
+def test_an_undefined_estimate_prints_a_dash() -> None:
+    row = {"q": math.nan, "q_resolved": False, "q_exact": 0.5}
+    assert format_estimate(row, "q") == "– (not resolved)   exact 0.5"

@@ -188,7 +188,9 @@ def format_estimate(row: dict[str, Any], key: str) -> str:
     """ "value ± se   exact x   z=..." or "value (not resolved)   exact x"."""
     exact = f"exact {row[key + '_exact']:.6g}"
     if not row.get(f"{key}_resolved", True):
-        return f"{row[key]:.6g} (not resolved)   {exact}"
+        value = row[key]
+        shown = f"{value:.6g}" if value is not None and math.isfinite(value) else "–"
+        return f"{shown} (not resolved)   {exact}"
     return (
         f"{row[key]:.6g} ± {row[key + '_se']:.2g}   {exact}   z={row[key + '_z']:+.2f}"
     )
