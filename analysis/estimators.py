@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,17 @@ class ResolvedEstimate:
     ess: float
     resolved: bool
     reason: str = ""
+    df: float = math.inf  # degrees of freedom of the SE (Student t interval)
+
+    @property
+    def crit(self) -> float:
+        """The two-sided 95% quantile of the interval: normal, or Student t with
+        ``df`` degrees of freedom."""
+        return Z_CRIT if math.isinf(self.df) else float(stats.t.ppf(0.975, self.df))
 
     def scaled(self, factor: float) -> ResolvedEstimate:
         """The estimate of factor * quantity (e.g. a wait K T from K)."""
-        return ResolvedEstimate(
-            factor * self.value,
-            abs(factor) * self.se,
-            self.ess,
-            self.resolved,
-            self.reason,
-        )
+        return replace(self, value=factor * self.value, se=abs(factor) * self.se)
 
     def row(self, exact: float, clip_at_zero: bool = False) -> dict[str, object]:
         """value, se, 95% CI, exact, z, ess, resolved (and reason) as a dict.
@@ -80,7 +82,7 @@ class ResolvedEstimate:
         taken on the signed form, where the normal approximation holds.
         """
         se = self.se if self.resolved else math.nan
-        low, high = self.value - Z_CRIT * se, self.value + Z_CRIT * se
+        low, high = self.value - self.crit * se, self.value + self.crit * se
         z = z_score(self.value, se, exact)
         if clip_at_zero:
             low, high = max(low, 0.0), max(high, 0.0)
@@ -97,6 +99,7 @@ class ResolvedEstimate:
             "ess": self.ess,
             "resolved": self.resolved,
             "reason": self.reason,
+            "crit": self.crit,
         }
 
 
@@ -136,27 +139,41 @@ def count_mean_estimate(samples: ArrayLike) -> ResolvedEstimate:
     return ResolvedEstimate(mean, se, x.size, True)
 
 
+def jackknife_df(replicates: ArrayLike) -> float:
+    """Effective degrees of freedom of a delete-one-group jackknife variance,
+    (sum d^2)^2 / sum d^4 - 1 over the deviations d of the replicates (G - 1 for
+    equal deviations, ~0 when one group carries the variance: Satterthwaite)."""
+    d = np.asarray(replicates, dtype=float)
+    d = d - d.mean()
+    s2, s4 = float(np.sum(d**2)), float(np.sum(d**4))
+    return s2**2 / s4 - 1.0 if s4 > 0 else 0.0
+
+
 def measure_estimate(
-    value: float, se: float, ess: float, span: float
+    value: float, se: float, ess: float, span: float, df: float = math.inf
 ) -> ResolvedEstimate:
-    """A function of a ratio estimator with a jackknife SE, resolved when the
-    weights' ESS reaches ``ESS_MIN`` and se >= span * 3 / ESS (the shift that a
-    component unseen by the sample, of weight up to 3/ESS, could cause)."""
+    """A function of a ratio estimator with a jackknife SE of ``df`` effective
+    degrees of freedom (``jackknife_df``: a Student t interval), resolved when the
+    weights' ESS reaches ``ESS_MIN``, df >= ``DF_MIN`` and se >= span * 3 / ESS (the
+    shift that a component unseen by the sample, of weight up to 3/ESS, could
+    cause)."""
     if not ess >= ESS_MIN:
         return ResolvedEstimate(
             value, se, ess, False, f"effective sample size {ess:.3g} < {ESS_MIN:g}"
         )
     floor = span * 3.0 / ess
     if not se >= floor:
-        return ResolvedEstimate(
-            value,
-            se,
-            ess,
-            False,
-            f"SE {se:.2g} below the sample's resolution {floor:.2g}",
-        )
-    return ResolvedEstimate(value, se, ess, True)
+        reason = f"SE {se:.2g} below the sample's resolution {floor:.2g}"
+        return ResolvedEstimate(value, se, ess, False, reason, df)
+    if not df >= DF_MIN:
+        reason = f"the SE rests on {df:.2g} < {DF_MIN:g} effective degrees of freedom"
+        return ResolvedEstimate(value, se, ess, False, reason, df)
+    return ResolvedEstimate(value, se, ess, True, "", df)
 
+
+DF_MIN = 2.0
+"""Fewest effective degrees of freedom of a jackknife SE (below: one or two groups
+of machines carry the whole variance)."""
 
 COUNT_MIN = 10.0
 """Smallest expected count n min(p, 1 - p) at which a frequency is compared with its

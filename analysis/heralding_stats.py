@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from analysis.estimators import (
     ess_from_sums,
+    jackknife_df,
     mean_estimate,
     measure_estimate,
 )
@@ -150,8 +151,10 @@ def quality_table(
     for name, f in measures.items():
         value = _apply(f, full)
         reps = np.array([_apply(f, r) for r in loo])
-        se = float(_jackknife_se(reps)) if np.isfinite(reps).all() else math.nan
-        est = measure_estimate(value, se, ess, (ranges or {}).get(name, 1.0))
+        finite = np.isfinite(reps).all()
+        se = float(_jackknife_se(reps)) if finite else math.nan
+        df = jackknife_df(reps) if finite else 0.0
+        est = measure_estimate(value, se, ess, (ranges or {}).get(name, 1.0), df)
         exact = f(exact_rho)
         clip = name in clipped
         rows.append(

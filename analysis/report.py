@@ -374,19 +374,23 @@ def density_matrix_figure(
 def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
     """Each quantity's estimate with its 95% CI against the exact value.
 
-    ``table`` has columns ``quantity``, ``value``, ``se``, ``exact`` (one panel per
-    row, since the quantities live on different scales); a NaN SE marks a quantity
-    the sample does not resolve (no interval).
+    ``table`` has columns ``quantity``, ``value``, ``se``, ``exact`` and optionally
+    ``ci_low``, ``ci_high`` (else value +- 1.96 SE); one panel per row, since the
+    quantities live on different scales. A NaN SE marks a quantity the sample does
+    not resolve (no interval).
     """
     m = len(table)
     fig = _figure(max(2.4 * m, 4.0), 3.4)
     axes = np.atleast_1d(fig.subplots(1, max(m, 1)))
     for ax, r in zip(axes, table.itertuples(), strict=False):
-        ci = Z_95 * r.se if math.isfinite(r.se) else 0.0
+        low = getattr(r, "ci_low", r.value - Z_95 * r.se)
+        high = getattr(r, "ci_high", r.value + Z_95 * r.se)
+        if not (math.isfinite(low) and math.isfinite(high)):
+            low = high = r.value
         ax.errorbar(
             [0],
             [r.value],
-            yerr=[ci],
+            yerr=[[r.value - low], [high - r.value]],
             fmt="o",
             color="C0",
             capsize=6,
@@ -403,8 +407,8 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
             if r.se > 0
             else "not resolved"
         )
-        lo = min(r.value - ci, r.exact)
-        hi = max(r.value + ci, r.exact)
+        lo = min(low, r.exact)
+        hi = max(high, r.exact)
         pad = max(0.25 * (hi - lo), 1e-4 * max(abs(hi), 1.0))
         ax.set_ylim(lo - pad, hi + pad)
         ax.ticklabel_format(axis="y", useOffset=False)

@@ -50,10 +50,10 @@ import qutip
 import scipy
 from numpy.typing import NDArray
 
-from trajectories.exact import evolve, herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
-from trajectories.unravel import simulate
+from trajectories.exact.states import evolve, herald, steady_state
+from trajectories.simulation import simulate
+from trajectories.system.machines import qutrit
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 SEED = 2024
 JUMPS_PER_TRAJECTORY = 20.0

@@ -45,10 +45,10 @@ def run(n_traj: int, jobs: int, out: Path) -> dict[str, float]:
             sys.executable,
             "-c",
             "import resource, sys\n"
-            "from trajectories.run import main\n"
+            "from trajectories.pipeline.cli import main\n"
             "code = main(sys.argv[1:])\n"
-         "from joblib.externals.loky import get_reusable_executor\n"
-         "get_reusable_executor().shutdown(wait=True)  # workers count once reaped\n"
+            "from joblib.externals.loky import get_reusable_executor\n"
+            "get_reusable_executor().shutdown(wait=True)  # workers count once reaped\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
             " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
             "sys.exit(code)\n",

@@ -21,9 +21,9 @@ from collections.abc import Callable
 import numpy as np
 import qutip
 
-from trajectories.exact import steady_state
-from trajectories.machines import one_step, qutrit
-from trajectories.models import OpenSystem, ResetModel
+from trajectories.exact.states import steady_state
+from trajectories.system.machines import one_step, qutrit
+from trajectories.system.models import OpenSystem, ResetModel
 
 
 def best_time(fn: Callable[[], object], repeat: int) -> float:

@@ -1,4 +1,4 @@
-"""Coverage of the 95% intervals over many seeds (``trajectories.calibration``).
+"""Coverage of the 95% intervals over many seeds (``trajectories.validation.coverage``).
 
     python examples/coverage.py                 # 200 seeds per case (~15 min, 1 core)
     python examples/coverage.py --seeds 20      # a quick look
@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 from joblib import Parallel, delayed
 
-from trajectories.calibration import CoverageCase, coverage_table, interval_hits
-from trajectories.machines import one_step, qudit, qutrit
-from trajectories.models import LindbladModel, ResetModel
+from trajectories.system.machines import one_step, qudit, qutrit
+from trajectories.system.models import LindbladModel, ResetModel
+from trajectories.validation.coverage import CoverageCase, coverage_table, interval_hits
 
 FIG5B = LindbladModel(
     qutrit(g=0.0016, eps=3.0),

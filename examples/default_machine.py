@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 from analysis.measures import chsh_max, fidelity, negativity, purity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 DEFAULT = {"g": 0.01, "theta": math.pi / 4, "eps": 1.5, "p_A": 0.002, "p_B": 0.01}
 

@@ -33,9 +33,9 @@ from numpy.typing import NDArray
 from scipy.optimize import minimize
 
 from analysis.measures import negativity
-from trajectories.exact import Herald, herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
+from trajectories.exact.states import Herald, herald, steady_state
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 FIGURES = Path(__file__).resolve().parent / "figures"
 PAIRS = ((0.1, 1.5), (0.2, 1.5), (0.1, 0.5), (0.2, 0.5))

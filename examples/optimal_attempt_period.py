@@ -14,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.measures import fidelity
-from trajectories.heralding import run_heralding
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
-from trajectories.protocol_exact import (
+from trajectories.exact.protocol import (
     delivered_state,
     optimal_attempt_period,
     pair_rate,
 )
+from trajectories.heralding.protocol import run_heralding
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 MODEL = ResetModel(qutrit(g=0.02), p_A=0.01, p_B=0.01)  # relaxation time 100
 FLOOR = 0.97

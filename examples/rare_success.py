@@ -17,10 +17,10 @@ import sys
 import numpy as np
 
 from analysis.estimators import mean_estimate
-from trajectories.exact import herald, steady_state
-from trajectories.heralding import run_heralding
-from trajectories.machines import one_step, qudit
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
+from trajectories.heralding.protocol import run_heralding
+from trajectories.system.machines import one_step, qudit
+from trajectories.system.models import ResetModel
 
 P_B = 1e-3
 RATIOS = (1.0, 1e-2, 1e-4, 1e-6, 1e-8)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.measures import negativity
-from trajectories.schmidt_study import (
+from trajectories.paper.schmidt_study import (
     DeficitScaling,
     deficit_prefactor,
     deficit_scaling,

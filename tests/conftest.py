@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from trajectories.machines import qutrit
-from trajectories.models import LindbladModel, ResetModel
+from trajectories.system.machines import qutrit
+from trajectories.system.models import LindbladModel, ResetModel
 
 
 @pytest.fixture

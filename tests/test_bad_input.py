@@ -20,16 +20,16 @@ from analysis.measures import (
     partial_transpose,
     purity,
 )
-from trajectories.baths import (
+from trajectories.exact.states import herald
+from trajectories.system.baths import (
     bose_einstein,
     parse_temperature,
     thermal_populations,
     thermal_state,
     transition_rates,
 )
-from trajectories.exact import herald
-from trajectories.filters import Filter
-from trajectories.machines import (
+from trajectories.system.filters import Filter
+from trajectories.system.machines import (
     Machine,
     Transition,
     one_step,
@@ -40,7 +40,7 @@ from trajectories.machines import (
     qutrit,
     schmidt,
 )
-from trajectories.models import LindbladModel, ResetModel
+from trajectories.system.models import LindbladModel, ResetModel
 
 NAN, INF = math.nan, math.inf
 QUTRIT = qutrit()

@@ -14,7 +14,8 @@ import mpmath
 import numpy as np
 import pytest
 
-from trajectories.baths import (
+from trajectories.exact.states import herald, steady_state
+from trajectories.system.baths import (
     INVERTED,
     bose_einstein,
     is_inverted,
@@ -23,9 +24,8 @@ from trajectories.baths import (
     thermal_state,
     transition_rates,
 )
-from trajectories.exact import herald, steady_state
-from trajectories.machines import qudit, qutrit
-from trajectories.models import LindbladModel
+from trajectories.system.machines import qudit, qutrit
+from trajectories.system.models import LindbladModel
 
 TOL = 1e-12
 QUTRIT_LEVELS = (0.0, 1.0, 2.5)  # Eq. 1 with eps = 1.5

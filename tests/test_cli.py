@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trajectories.config import ConfigError, load_config
-from trajectories.run import main
+from trajectories.pipeline.cli import main
+from trajectories.pipeline.config import ConfigError, load_config
 
 SMALL = [
     "--quiet",
@@ -155,8 +155,8 @@ def test_resume_refuses_a_different_config(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
     (out / "batches").mkdir(parents=True)
     config = load_config(None, tuple(SMALL[2::2]))
-    from trajectories.batches import plan
-    from trajectories.rundir import RunDirectory
+    from trajectories.pipeline.batches import plan
+    from trajectories.pipeline.rundir import RunDirectory
 
     RunDirectory(out).prepare(config, plan(config), resume=False)
     code = main([*SMALL, "--set", "machine.g=0.02", "--out", str(out), "--resume"])
@@ -320,7 +320,7 @@ def test_dask_backend_matches_loky(tmp_path: Path) -> None:
 def test_batch_seeds_follow_the_contract() -> None:
     import numpy as np
 
-    from trajectories.batches import Batch, batch_rng
+    from trajectories.pipeline.batches import Batch, batch_rng
 
     for b in range(3):
         expected = np.random.default_rng(np.random.SeedSequence(42).spawn(3)[b])

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trajectories.calibration import CoverageCase, coverage_table, interval_hits
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
+from trajectories.validation.coverage import CoverageCase, coverage_table, interval_hits
 
 CASE = CoverageCase(
     "qutrit reset, p_suc 0.30, T = 20",

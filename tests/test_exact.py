@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import qutip
 
-from trajectories.exact import (
+from trajectories.exact.states import (
     NonUniqueSteadyStateError,
     evolve,
     filter_superoperators,
     herald,
     steady_state,
 )
-from trajectories.liouvillian import diagonal_indices, reachable_support
-from trajectories.machines import one_step, qubit_qutrit, qudit, qutrit, schmidt
-from trajectories.models import LindbladModel, ResetModel
+from trajectories.system.liouvillian import diagonal_indices, reachable_support
+from trajectories.system.machines import one_step, qubit_qutrit, qudit, qutrit, schmidt
+from trajectories.system.models import LindbladModel, ResetModel
 
 MODELS = {
     "reset-gradient": lambda: ResetModel(qutrit(g=0.01, theta=0.3), 0.002, 0.01),
@@ -139,7 +139,7 @@ def test_no_coupling_gives_product_of_thermal_states() -> None:
 
 def test_lindblad_without_interaction_is_thermal() -> None:
     """Detailed balance (Eq. F5): each qutrit thermalises to its own bath."""
-    from trajectories.baths import thermal_state
+    from trajectories.system.baths import thermal_state
 
     m = qutrit(g=0.0, eps=3.0)
     model = LindbladModel(m, 2.0, 0.5, 1e-4, 5e-3, dephasing=1e-4)

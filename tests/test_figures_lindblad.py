@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.measures import chsh_max, negativity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import LindbladModel
+from trajectories.exact.states import herald, steady_state
 from trajectories.paper.lindblad import CAPTION, VARIANTS, peak, point, scan
 from trajectories.paper.one_step import (
     ETA,
@@ -20,6 +18,8 @@ from trajectories.paper.one_step import (
     limit_state,
     relaxed_negativity,
 )
+from trajectories.system.machines import qutrit
+from trajectories.system.models import LindbladModel
 
 T_A_BOX = np.geomspace(0.05, 20.0, 8)
 T_B_BOX = np.geomspace(0.02, 2.0, 8)

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from analysis.measures import chsh_max, negativity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
 from trajectories.paper import qutrit as paper
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

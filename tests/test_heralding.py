@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trajectories.heralding import run_heralding
-from trajectories.machines import qudit, qutrit
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
+from trajectories.heralding.protocol import run_heralding
+from trajectories.system.machines import qudit, qutrit
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 Z_MAX = 4.5
 

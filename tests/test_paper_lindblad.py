@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import qutip
 
-from trajectories.baths import bose_einstein, thermal_state, transition_rates
-from trajectories.exact import steady_state
-from trajectories.machines import Machine, qudit, qutrit
-from trajectories.models import LindbladModel, ResetModel
+from trajectories.exact.states import steady_state
 from trajectories.paper import lindblad as paper
 from trajectories.paper.lindblad import CAPTION, VARIANTS
+from trajectories.system.baths import bose_einstein, thermal_state, transition_rates
+from trajectories.system.machines import Machine, qudit, qutrit
+from trajectories.system.models import LindbladModel, ResetModel
 
 RTOL = 1e-9
 

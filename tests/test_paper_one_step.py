@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.measures import chsh_max, negativity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import Machine, Transition, one_step
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
 from trajectories.paper.one_step import (
     ETA,
     FIG6_D20,
@@ -24,6 +22,8 @@ from trajectories.paper.one_step import (
     limit_state,
     relaxed_negativity,
 )
+from trajectories.system.machines import Machine, Transition, one_step
+from trajectories.system.models import ResetModel
 
 RTOL = 1e-9
 

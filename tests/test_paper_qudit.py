@@ -16,12 +16,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from trajectories.exact import Herald, herald, steady_state
-from trajectories.filters import Filter
-from trajectories.machines import qudit
-from trajectories.models import ResetModel
+from trajectories.exact.states import Herald, herald, steady_state
 from trajectories.paper import qudit as paper
 from trajectories.paper import qutrit as paper_qutrit
+from trajectories.system.filters import Filter
+from trajectories.system.machines import qudit
+from trajectories.system.models import ResetModel
 
 RTOL = 1e-9
 DIMS = range(2, 9)

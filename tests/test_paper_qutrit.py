@@ -17,10 +17,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from trajectories.exact import Herald, herald, steady_state
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
+from trajectories.exact.states import Herald, herald, steady_state
 from trajectories.paper import qutrit as paper
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 RTOL = 1e-9
 

@@ -9,9 +9,7 @@ import pytest
 from scipy.optimize import minimize
 
 from analysis.measures import negativity, purity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import qubit_qubit, qubit_qutrit
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
 from trajectories.paper.one_step import heralded_limit
 from trajectories.paper.small_machines import (
     G2_QUOTED,
@@ -35,6 +33,8 @@ from trajectories.paper.small_machines import (
     qubit_qutrit_strong_g1_negativity,
     qubit_qutrit_weak_g2_state,
 )
+from trajectories.system.machines import qubit_qubit, qubit_qutrit
+from trajectories.system.models import ResetModel
 
 RTOL = 1e-9
 SQ2, SQ3, SQ6 = math.sqrt(2), math.sqrt(3), math.sqrt(6)

@@ -27,9 +27,9 @@ from analysis.measures import (
     negativity,
     purity,
 )
-from trajectories.exact import herald, steady_state
-from trajectories.liouvillian import diagonal_indices
-from trajectories.machines import (
+from trajectories.exact.states import herald, steady_state
+from trajectories.system.liouvillian import diagonal_indices
+from trajectories.system.machines import (
     Machine,
     one_step,
     qubit_qubit,
@@ -38,7 +38,7 @@ from trajectories.machines import (
     qutrit,
     schmidt,
 )
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 PROFILE = settings(
     max_examples=30,

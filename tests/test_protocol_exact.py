@@ -13,12 +13,7 @@ from scipy.special import comb
 
 from analysis.measures import fidelity
 from analysis.waiting_times import bank_minimum, chi_square_gof
-from trajectories.baths import thermal_state
-from trajectories.exact import evolve, herald, steady_state
-from trajectories.filters import Filter
-from trajectories.machines import qudit, qutrit
-from trajectories.models import LindbladModel, ResetModel
-from trajectories.protocol_exact import (
+from trajectories.exact.protocol import (
     attempt_maps,
     attempts_pmf,
     attempts_survival,
@@ -35,6 +30,11 @@ from trajectories.protocol_exact import (
     success_probability,
     total_variation,
 )
+from trajectories.exact.states import evolve, herald, steady_state
+from trajectories.system.baths import thermal_state
+from trajectories.system.filters import Filter
+from trajectories.system.machines import qudit, qutrit
+from trajectories.system.models import LindbladModel, ResetModel
 
 MODELS = {
     # relaxation time 1 / p_A = 500

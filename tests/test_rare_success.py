@@ -21,12 +21,12 @@ import pytest
 import scipy.linalg as la
 
 from analysis.estimators import kish_ess
-from trajectories.exact import herald, steady_state
-from trajectories.graded_propagation import taylor_propagate
-from trajectories.heralding import run_heralding
-from trajectories.machines import one_step, qudit
-from trajectories.models import ResetModel
-from trajectories.state_sampling import PureStateEnsemble
+from trajectories.engine.initial_states import PureStateEnsemble
+from trajectories.engine.propagation import taylor_propagate
+from trajectories.exact.states import herald, steady_state
+from trajectories.heralding.protocol import run_heralding
+from trajectories.system.machines import one_step, qudit
+from trajectories.system.models import ResetModel
 
 P_B = 1e-3
 

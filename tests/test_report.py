@@ -14,11 +14,11 @@ from matplotlib.image import imread
 
 from analysis import report as rp
 from analysis.waiting_times import first_success_attempts
-from trajectories import report
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
-from trajectories.protocol_exact import attempts_pmf, round_success_probability
-from trajectories.run import main as run_main
+from trajectories.exact.protocol import attempts_pmf, round_success_probability
+from trajectories.pipeline import report
+from trajectories.pipeline.cli import main as run_main
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 SMALL = [
     "--quiet",
@@ -231,7 +231,7 @@ def test_validation_table_pass_fail() -> None:
 
 
 def test_point_records_match_the_pivot(run_dir: Path) -> None:
-    from trajectories.rundir import RunDirectory
+    from trajectories.pipeline.rundir import RunDirectory
 
     rundir = RunDirectory(run_dir)
     rec = report.PointRecords(800, 15)

@@ -15,10 +15,7 @@ import numpy as np
 import pytest
 
 from analysis.measures import negativity
-from trajectories.liouvillian import diagonal_indices, reachable_support
-from trajectories.machines import schmidt
-from trajectories.models import ResetModel
-from trajectories.schmidt_study import (
+from trajectories.paper.schmidt_study import (
     deficit_prefactor,
     deficit_scaling,
     deficit_second_order,
@@ -30,6 +27,9 @@ from trajectories.schmidt_study import (
     random_schmidt,
     target_negativity,
 )
+from trajectories.system.liouvillian import diagonal_indices, reachable_support
+from trajectories.system.machines import schmidt
+from trajectories.system.models import ResetModel
 
 DIMENSIONS = [2, 3, 4, 5, 6]
 

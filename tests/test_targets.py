@@ -1,7 +1,7 @@
 """Default targets against the ideal limits of their machines.
 
-For every machine kind with a default target (and the machine of every preset in
-runs/presets/), the fidelity <target|rho'|target> of the exact post-selected state
+For every machine kind with a default target (and the machine of every preset),
+the fidelity <target|rho'|target> of the exact post-selected state
 rho' (Eq. 5) must reach the paper's value in the machine's ideal limit. The ideal
 values come from the paper's closed forms alone, never from ``machine.target``: for
 the X states of Apps. E and G (populations on the diagonal, one coherence rho'_12) it
@@ -34,15 +34,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from analysis.measures import fidelity
-from trajectories.config import PRESET_DIR, load_config
-from trajectories.exact import herald, steady_state
-from trajectories.machines import (
+from trajectories.exact.states import herald, steady_state
+from trajectories.paper import qudit as paper_qudit
+from trajectories.paper import qutrit as paper_qutrit
+from trajectories.paper import small_machines as paper_g
+from trajectories.paper.one_step import eta
+from trajectories.pipeline.config import load_config, preset_names
+from trajectories.system.machines import (
     PRESETS,
     Machine,
     one_step,
@@ -52,11 +55,7 @@ from trajectories.machines import (
     qutrit,
     schmidt,
 )
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
-from trajectories.paper import qudit as paper_qudit
-from trajectories.paper import qutrit as paper_qutrit
-from trajectories.paper import small_machines as paper_g
-from trajectories.paper.one_step import eta
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 P_B = 1e-2
 MU = 1e-4
@@ -163,17 +162,17 @@ def lindblad_case(machine: Machine) -> Case:
 
 
 def preset_cases() -> dict[str, Case]:
-    """Every runs/presets/*.toml: its machine in its ideal limit(s)."""
+    """Every preset: its machine in its ideal limit(s)."""
     out = {}
-    for path in sorted(PRESET_DIR.glob("*.toml")):
-        config = load_config(path.stem)
+    for name in preset_names():
+        config = load_config(name)
         machine = config.build_model().machine
         kind = config.machine["kind"]
         if kind not in RESET_IDEAL:
-            pytest.fail(f"preset {path.name}: no ideal limit for kind={kind!r}")
-        out[f"preset {path.stem}"] = RESET_IDEAL[kind](machine)
+            pytest.fail(f"preset {name}: no ideal limit for kind={kind!r}")
+        out[f"preset {name}"] = RESET_IDEAL[kind](machine)
         if config.baths["model"] == "lindblad":
-            out[f"preset {path.stem} Lindblad F2-F4"] = lindblad_case(machine)
+            out[f"preset {name} Lindblad F2-F4"] = lindblad_case(machine)
     return out
 
 
@@ -201,7 +200,7 @@ def test_every_kind_with_a_target_is_covered() -> None:
     covered = {case.model.machine.name for case in CASES.values()}
     with_target = {kind for kind in PRESETS if _default(kind) is not None}
     assert with_target <= covered, f"no ideal limit for {with_target - covered}"
-    presets = {f"preset {p.stem}" for p in Path(PRESET_DIR).glob("*.toml")}
+    presets = {f"preset {name}" for name in preset_names()}
     assert presets <= set(CASES)
 
 

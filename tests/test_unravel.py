@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from analysis.estimators import chi_square_p_value
-from trajectories.exact import evolve, herald, steady_state
-from trajectories.machines import qubit_qubit, qubit_qutrit, qudit, qutrit
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
-from trajectories.unravel import simulate
-from trajectories.unravelling import Unravelling
+from trajectories.engine.unravelling import Unravelling
+from trajectories.exact.states import evolve, herald, steady_state
+from trajectories.simulation import simulate
+from trajectories.system.machines import qubit_qubit, qubit_qutrit, qudit, qutrit
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 Z_MAX = 4.5
 P_MIN = 1e-3

@@ -19,9 +19,9 @@ from analysis.waiting_times import (
     renewal_attempts,
     sample_moments,
 )
-from trajectories.machines import qutrit
-from trajectories.models import ResetModel
-from trajectories.protocol_exact import attempts_pmf, geometric_pmf
+from trajectories.exact.protocol import attempts_pmf, geometric_pmf
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 K_MAX = 400
 

@@ -40,9 +40,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from analysis.measures import negativity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import Machine, qutrit
-from trajectories.models import LindbladModel
+from trajectories.exact.states import herald, steady_state
+from trajectories.system.machines import Machine, qutrit
+from trajectories.system.models import LindbladModel
 
 __all__ = [
     "CAPTION",

@@ -59,8 +59,8 @@ import mpmath
 import numpy as np
 from numpy.typing import NDArray
 
-from trajectories.liouvillian import diagonal_indices, reachable_support
-from trajectories.models import OpenSystem
+from trajectories.system.liouvillian import diagonal_indices, reachable_support
+from trajectories.system.models import OpenSystem
 
 __all__ = [
     "ETA",

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from trajectories.config import RunConfig, validate
-from trajectories.heralding import run_heralding
+from trajectories.heralding.protocol import run_heralding
+from trajectories.pipeline.config import RunConfig, validate
 
 
 @dataclass(frozen=True)

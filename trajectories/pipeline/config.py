@@ -20,49 +20,42 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import tomllib
 
-from trajectories import machines as presets
-from trajectories.baths import parse_temperature
-from trajectories.exact import NonUniqueSteadyStateError, steady_state
-from trajectories.filters import Filter
-from trajectories.models import LindbladModel, OpenSystem, ResetModel
+from trajectories.exact.states import NonUniqueSteadyStateError, steady_state
+from trajectories.system import machines as presets
+from trajectories.system.baths import parse_temperature
+from trajectories.system.filters import Filter
+from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "runs" / "presets"
+PRESETS = resources.files("trajectories.pipeline") / "presets"
+"""The presets (package data): ``NAME.toml``; ``default`` is the embedded default."""
 
-DEFAULT_TOML = """
-# The two-qutrit machine of Eqs. 1-3 near the Fig. 2 operating point (Eq. 6 regime):
-# p_suc ~ 5%, negativity ~ 0.41, CHSH ~ 2.5.
-[machine]
-kind = "qutrit"
-g = 0.01
-theta = 0.7853981633974483
-eps = 1.5
 
-[baths]
-model = "reset"
-T_A = "inf"
-T_B = 0.0
-p_A = 0.002
-p_B = 0.01
+def preset_names() -> list[str]:
+    """The names of the presets."""
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in PRESETS.iterdir()
+        if p.name.endswith(".toml")
+    )
 
-[protocol]
-attempt_period = 200.0
-attempts = 60
-machines = 4
-restart = "thermal"
 
-[sampling]
-n_traj = 40000
-batch_size = 5000
-seed = 20261124
-"""
+def preset_text(name: str) -> str:
+    """The TOML text of a preset; ConfigError naming the presets if unknown."""
+    path = PRESETS / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(
+            f"unknown preset {name!r}; presets: {', '.join(preset_names())}"
+        )
+    return path.read_text(encoding="utf-8")
 
 
 class ConfigError(ValueError):
@@ -355,21 +348,17 @@ def parse_override(text: str) -> tuple[str, Any]:
 def load_config(
     source: str | None = None, overrides: tuple[str, ...] = ()
 ) -> RunConfig:
-    """Load a TOML file, a named preset (``runs/presets/NAME.toml``) or the default."""
+    """Load a TOML file, a named preset (``preset_names()``) or the default."""
     if source is None:
-        text = DEFAULT_TOML
+        text = preset_text("default")
     else:
         path = Path(source)
         if not path.suffix and not path.exists():
-            path = PRESET_DIR / f"{source}.toml"
-            if not path.exists():
-                names = sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
-                raise ConfigError(
-                    f"unknown preset {source!r}; presets: {', '.join(names)}"
-                )
-        if not path.exists():
+            text = preset_text(source)
+        elif not path.exists():
             raise ConfigError(f"config file {source!r} does not exist")
-        text = path.read_text()
+        else:
+            text = path.read_text()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

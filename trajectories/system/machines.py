@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from trajectories.filters import Filter
+from trajectories.system.filters import Filter
 
 ENERGY_TOL = 1e-9
 """Relative tolerance of the energy-conservation check ``[H_int, H_0] = 0``."""

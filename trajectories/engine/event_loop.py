@@ -25,17 +25,18 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trajectories.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
-from trajectories.exact import NonUniqueSteadyStateError, steady_state
-from trajectories.models import OpenSystem, ResetModel
-from trajectories.state_sampling import PureStateEnsemble
-from trajectories.unravelling import (
+from trajectories.engine.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
+from trajectories.engine.initial_states import PureStateEnsemble
+from trajectories.engine.propagation import needs_graded_propagation
+from trajectories.engine.unravelling import (
     Motion,
     Unravelling,
     clock_pass,
     jump_states,
     segment_density_integral,
 )
+from trajectories.system.models import OpenSystem
+from trajectories.system.states import check_state
 
 
 class Attempts(Protocol):
@@ -51,49 +52,6 @@ class Attempts(Protocol):
         """Measure states psi (m, D) of trajectories ``ids`` at attempt ``index``;
         return the states after the measurement (normalised)."""
         ...
-
-
-NORM_TOL = 1e-10
-"""Tolerance on the norm of a pure initial state and the trace of a density matrix."""
-
-
-def initial_density(model: OpenSystem, initial: str | ArrayLike) -> NDArray:
-    """The initial state as a vector (D,) or density matrix (D, D), validated.
-
-    ``"steady"``: the exact steady state; ``"thermal"``: tau_A (x) tau_B of the reset
-    model's baths; otherwise a state vector or density matrix.
-    """
-    D = model.machine.dim
-    if isinstance(initial, str):
-        if initial == "steady":
-            return steady_state(model)
-        if initial == "thermal" and isinstance(model, ResetModel):
-            return np.diag(np.kron(model.tau_A, model.tau_B)).astype(complex)
-        raise ValueError(
-            f"initial={initial!r} must be 'steady', 'thermal' (reset model), a state "
-            f"vector of length {D} or a ({D}, {D}) density matrix"
-        )
-    x = np.asarray(initial, dtype=complex)
-    if not np.all(np.isfinite(x)):
-        raise ValueError("initial state contains NaN or Inf")
-    if x.shape == (D,):
-        norm = np.linalg.norm(x)
-        if abs(norm - 1) > NORM_TOL:
-            raise ValueError(f"initial state vector has norm {norm:.12g}; it must be 1")
-        return x
-    if x.shape == (D, D):
-        if not np.allclose(x, x.conj().T, atol=NORM_TOL):
-            raise ValueError("initial density matrix is not Hermitian")
-        if abs(np.trace(x).real - 1) > NORM_TOL:
-            raise ValueError(
-                f"initial density matrix has trace {np.trace(x).real:.12g}"
-            )
-        if np.linalg.eigvalsh(x).min() < -NORM_TOL:
-            raise ValueError("initial density matrix is not positive semidefinite")
-        return x
-    raise ValueError(
-        f"initial state has shape {x.shape}; expected ({D},) or ({D}, {D})"
-    )
 
 
 @dataclass
@@ -265,16 +223,16 @@ def _arrive(
     )
 
 
-def simulate(
+def run_ensemble(
     model: OpenSystem,
     *,
+    initial: ArrayLike,
     n_traj: int,
     rng: np.random.Generator,
     t_max: float,
     sample_times: ArrayLike = (),
     burn_in: float = 0.0,
     n_windows: int = 0,
-    initial: str | ArrayLike = "steady",
     observables: Mapping[str, ArrayLike] | None = None,
     record_jumps: bool = False,
     chunk_size: int = CHUNK_SIZE,
@@ -299,9 +257,9 @@ def simulate(
         Time averages are taken over [burn_in, t_max] split into ``n_windows`` equal
         windows (the batches of the batch-means errors); 0 windows disables them.
     initial
-        ``"steady"`` (default: the exact steady state, so burn-in is optional),
-        ``"thermal"``, a state vector (D,) or a density matrix (D, D) sampled into pure
-        states.
+        A state vector (D,) or a density matrix (D, D), sampled into pure states
+        (``PureStateEnsemble``); named starts are resolved by
+        ``trajectories.simulation.simulate``.
     observables
         Extra named operators (D, D) whose expectations are estimated; the success
         projector of the machine's filter is always included as ``"p_suc"``.
@@ -316,34 +274,25 @@ def simulate(
         protocol of ``heralding.py``).
     propagator
         ``"eigen"``, ``"taylor"`` (see ``Unravelling.from_model``) or ``"auto"``:
-        ``"taylor"`` when the machine's amplitudes are graded beyond what the
+        ``"taylor"`` when the initial state's amplitudes are graded beyond what the
         eigenbasis resolves (``needs_graded_propagation``).
 
     Examples
     --------
-    >>> from trajectories.machines import qutrit
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
     >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
-    >>> ens = simulate(model, n_traj=200, rng=np.random.default_rng(1), t_max=100.0,
-    ...                sample_times=[100.0])
+    >>> psi = np.zeros(9); psi[model.machine.index(2, 0)] = 1
+    >>> ens = run_ensemble(model, initial=psi, n_traj=200, rng=np.random.default_rng(1),
+    ...                    t_max=100.0, sample_times=[100.0])
     >>> ens.n_traj, ens.density(0)[0].shape
     (200, (9, 9))
     """
-    if (
-        isinstance(n_traj, bool)
-        or not isinstance(n_traj, (int, np.integer))
-        or n_traj < 1
-    ):
-        raise ValueError(f"n_traj={n_traj!r} must be an integer >= 1")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
-        )
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
+    _check_run(n_traj, rng, chunk_size)
     schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
-    rho_0 = initial_density(model, initial)
+    rho_0 = check_state(initial, model.machine.dim, "initial")
     if propagator == "auto":
-        propagator = "taylor" if _graded(model, rho_0) else "eigen"
+        propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
     unr = Unravelling.from_model(model, interaction_picture, propagator)
     names, ops = _observables(model, observables)
     start = PureStateEnsemble.of(rho_0)
@@ -374,31 +323,20 @@ def simulate(
     )
 
 
-GRADED_RANGE = 1e-15
-"""Populations below this fraction of the largest one on the coupled levels are
-beyond the eigenbasis propagation: its amplitude error, ~1e-16 of the largest
-amplitude, would exceed 1e-7 of theirs."""
-
-
-def _graded(model: OpenSystem, rho_0: NDArray) -> bool:
-    """Whether the start state or the steady state (if unique) is graded."""
-    if needs_graded_propagation(model, rho_0):
-        return True
-    try:
-        return needs_graded_propagation(model, steady_state(model))
-    except NonUniqueSteadyStateError:
-        return False
-
-
-def needs_graded_propagation(model: OpenSystem, rho: NDArray) -> bool:
-    """Whether some positive population of rho (a state vector or density matrix)
-    on the levels coupled by H_int is below ``GRADED_RANGE`` of the largest one."""
-    pops = np.abs(rho) ** 2 if rho.ndim == 1 else np.diag(rho).real
-    H = model.hamiltonian(True)
-    off = H - np.diag(np.diag(H))
-    coupled = pops[np.any(off != 0, axis=0) | np.any(off != 0, axis=1)]
-    positive = coupled[coupled > 0]
-    return bool(positive.size and positive.min() < GRADED_RANGE * positive.max())
+def _check_run(n_traj: object, rng: object, chunk_size: object) -> None:
+    """ValueError for a bad trajectory count, generator or chunk size."""
+    if (
+        isinstance(n_traj, bool)
+        or not isinstance(n_traj, (int, np.integer))
+        or n_traj < 1
+    ):
+        raise ValueError(f"n_traj={n_traj!r} must be an integer >= 1")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
 
 
 def _observables(

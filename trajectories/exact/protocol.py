@@ -35,14 +35,11 @@ from numpy.typing import ArrayLike, NDArray
 
 from analysis.measures import fidelity
 from analysis.waiting_times import any_success_probability
-from trajectories.baths import thermal_state
-from trajectories.exact import filter_superoperators, steady_state
-from trajectories.filters import Filter
-from trajectories.liouvillian import diagonal_indices, reachable_support, unvec
-from trajectories.models import OpenSystem, ResetModel
-
-RESTARTS = ("thermal", "steady")
-"""Valid restart states after a delivered pair."""
+from trajectories.exact.starts import RESTARTS, restart_state, start_density
+from trajectories.exact.states import filter_superoperators, steady_state
+from trajectories.system.filters import Filter
+from trajectories.system.liouvillian import diagonal_indices, reachable_support, unvec
+from trajectories.system.models import OpenSystem
 
 MAX_DENSE_SUPEROPERATOR = 2500
 """Largest D^2 for which the dense propagator exp(L T) is built (D <= 50)."""
@@ -129,57 +126,6 @@ def _check_probability(p: object, name: str, *, open_low: bool = False) -> float
 
 
 # ------------------------------------------------------------------ building blocks
-
-
-def restart_state(
-    model: OpenSystem, restart: str = "thermal"
-) -> NDArray[np.complex128]:
-    """The state (D, D) a machine restarts from after delivering a pair.
-
-    ``"thermal"``: tau_A (x) tau_B at the bath temperatures; ``"steady"``: the steady
-    state.
-    """
-    model = _check_model(model)
-    restart = _check_restart(restart)
-    if restart == "steady":
-        return steady_state(model)
-    m = model.machine
-    if isinstance(model, ResetModel):
-        return np.diag(np.kron(model.tau_A, model.tau_B)).astype(complex)
-    return np.kron(
-        thermal_state(m.energies_A, model.T_A), thermal_state(m.energies_B, model.T_B)
-    ).astype(complex)
-
-
-def _initial_state(
-    model: OpenSystem, rho_0: ArrayLike | str | None
-) -> NDArray[np.complex128]:
-    """rho_0 as a (D, D) density matrix: None -> steady state, or a restart name."""
-    if rho_0 is None:
-        return steady_state(model)
-    if isinstance(rho_0, str):
-        if rho_0 not in RESTARTS:
-            raise ValueError(
-                f"rho_0={rho_0!r} must be None, one of {RESTARTS} or a density matrix"
-            )
-        return restart_state(model, rho_0)
-    D = model.machine.dim
-    try:
-        rho = np.asarray(rho_0, dtype=complex)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"rho_0={rho_0!r} must be a ({D}, {D}) density matrix"
-        ) from None
-    if rho.shape != (D, D):
-        raise ValueError(f"rho_0 has shape {rho.shape}; the machine needs ({D}, {D})")
-    if not np.all(np.isfinite(rho)):
-        raise ValueError(
-            "rho_0 contains NaN or Inf; it must be a finite density matrix"
-        )
-    tr = float(np.trace(rho).real)
-    if abs(tr - 1) > 1e-8:
-        raise ValueError(f"rho_0 has trace {tr:.12g}; a density matrix has trace 1")
-    return rho
 
 
 def _vec(rho: NDArray[np.complex128]) -> NDArray[np.complex128]:
@@ -358,7 +304,7 @@ def _chain(
 ) -> _Chain:
     model = _check_model(model)
     T = _check_period(attempt_period)
-    return _Chain(_Structure(model, _initial_state(model, rho_0)), T)
+    return _Chain(_Structure(model, start_density(model, rho_0)), T)
 
 
 # ------------------------------------------------------------------------- the laws
@@ -376,7 +322,8 @@ def attempts_pmf(
 
     Examples
     --------
-    >>> from trajectories.machines import qutrit
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
     >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
     >>> law = attempts_pmf(model, 10.0, 5)
     >>> round(float(law.pmf.sum() + law.tail), 12)
@@ -409,7 +356,8 @@ def mean_attempts(
 
     Examples
     --------
-    >>> from trajectories.machines import qutrit
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
     >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
     >>> round(mean_attempts(model, 1e4).mean, 6)  # 1 / p_suc at long T
     20.7

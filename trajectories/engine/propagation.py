@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from trajectories.system.models import OpenSystem
+
 SUBSTEP_NORM = 0.5
 """Largest ||M||_1 h of one Taylor substep."""
 
@@ -71,3 +73,26 @@ def _taylor_step(
         term = (term @ MT) * (hc / n)
         acc += term
     return acc
+
+
+GRADED_RANGE = 1e-15
+"""Populations below this fraction of the largest one on the coupled levels are
+beyond the eigenbasis propagation: its amplitude error, ~1e-16 of the largest
+amplitude, would exceed 1e-7 of theirs."""
+
+
+def needs_graded_propagation(model: OpenSystem, *states: NDArray | None) -> bool:
+    """Whether some positive population of one of the states (vectors or density
+    matrices; None is skipped) on the levels coupled by H_int is below
+    ``GRADED_RANGE`` of the largest one there."""
+    H = model.hamiltonian(True)
+    off = H - np.diag(np.diag(H))
+    coupled = np.any(off != 0, axis=0) | np.any(off != 0, axis=1)
+    for rho in states:
+        if rho is None:
+            continue
+        pops = np.abs(rho) ** 2 if rho.ndim == 1 else np.diag(rho).real
+        positive = pops[coupled][pops[coupled] > 0]
+        if positive.size and positive.min() < GRADED_RANGE * positive.max():
+            return True
+    return False

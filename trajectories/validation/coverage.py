@@ -21,15 +21,15 @@ from scipy import stats
 from analysis.estimators import count_mean_estimate, mean_estimate
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import first_success_attempts
-from trajectories.heralding import run_heralding
-from trajectories.heralding_result import (
+from trajectories.exact.protocol import attempts_pmf
+from trajectories.heralding.protocol import run_heralding
+from trajectories.heralding.results import (
     CLIPPED_MEASURES,
     HeraldingRun,
     measure_ranges,
     post_selected_measures,
 )
-from trajectories.models import OpenSystem
-from trajectories.protocol_exact import attempts_pmf
+from trajectories.system.models import OpenSystem
 
 QUANTITIES = (
     "p_suc",
@@ -95,7 +95,7 @@ def interval_hits(case: CoverageCase, seed: int) -> list[dict]:
             continue
         covered = r["ci_low"] <= r["exact"] <= r["ci_high"] if r["resolved"] else None
         if r["resolved"] and key in CLIPPED_MEASURES:  # signed form: z decides
-            covered = abs(r["z"]) <= 1.959963984540054
+            covered = abs(r["z"]) <= r["crit"]
         rows.append(
             {
                 "case": case.name,

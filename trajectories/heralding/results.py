@@ -44,12 +44,8 @@ from analysis.waiting_times import (
     quantile_ci,
     sample_moments,
 )
-from trajectories.ensemble import Ensemble
-from trajectories.exact import Herald, evolve, herald
-from trajectories.filters import OUTCOMES
-from trajectories.machines import Machine
-from trajectories.models import OpenSystem
-from trajectories.protocol_exact import (
+from trajectories.engine.ensemble import Ensemble
+from trajectories.exact.protocol import (
     attempts_pmf,
     bank_first_success_pmf,
     delivered_state,
@@ -59,6 +55,10 @@ from trajectories.protocol_exact import (
     round_success_probability,
     success_probability,
 )
+from trajectories.exact.states import Herald, evolve, herald
+from trajectories.system.filters import OUTCOMES
+from trajectories.system.machines import Machine
+from trajectories.system.models import OpenSystem
 
 CLIPPED_MEASURES = ("negativity", "concurrence")
 """Measures given in signed form by ``post_selected_measures`` (report max(0, .))."""

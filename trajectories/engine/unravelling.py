@@ -34,8 +34,8 @@ import numpy as np
 import scipy.linalg as la
 from numpy.typing import NDArray
 
-from trajectories.graded_propagation import taylor_propagate
-from trajectories.models import OpenSystem
+from trajectories.engine.propagation import taylor_propagate
+from trajectories.system.models import OpenSystem
 
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
 PROPAGATORS = ("eigen", "taylor")

@@ -15,14 +15,29 @@ fewer (the coherences H_int actually builds), so the steady state is a small sol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from trajectories.models import JumpOperator
+
+@dataclass(frozen=True, eq=False)
+class JumpOperator:
+    """A jump operator L on the joint space (D, D), stored as its nonzero entries
+    (``rows``, ``cols``, ``vals``), with the bath it belongs to ("A" or "B")."""
+
+    name: str
+    bath: str
+    rows: NDArray[np.int64]
+    cols: NDArray[np.int64]
+    vals: NDArray[np.complex128]
+    dim: int
+
+    @property
+    def op(self) -> sp.csr_matrix:
+        """L as a sparse (D, D) matrix."""
+        return sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=(self.dim,) * 2)
 
 
 def lindblad_liouvillian(

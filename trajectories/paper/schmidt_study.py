@@ -37,9 +37,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.measures import fidelity
-from trajectories.exact import herald, steady_state
-from trajectories.machines import schmidt
-from trajectories.models import ResetModel
+from trajectories.exact.states import herald, steady_state
+from trajectories.system.machines import schmidt
+from trajectories.system.models import ResetModel
 
 P_B = 1e-2
 """Default cold-bath reset rate (the results depend on p_B only through g/p_B)."""

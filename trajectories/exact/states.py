@@ -23,9 +23,9 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import expm_multiply
 
-from trajectories.filters import OUTCOMES, Filter
-from trajectories.liouvillian import diagonal_indices, reachable_support, unvec
-from trajectories.models import OpenSystem
+from trajectories.system.filters import OUTCOMES, Filter
+from trajectories.system.liouvillian import diagonal_indices, reachable_support, unvec
+from trajectories.system.models import OpenSystem
 
 RCOND_MIN = 1e-14
 """Reciprocal condition number below which the steady state is declared not unique."""
@@ -76,8 +76,8 @@ def steady_state(
 
     Examples
     --------
-    >>> from trajectories.machines import qutrit
-    >>> from trajectories.models import ResetModel
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
     >>> rho = steady_state(ResetModel(qutrit(g=0.01), p_A=0.001, p_B=0.01))
     >>> rho.shape, round(float(np.trace(rho).real), 12)
     ((9, 9), 1.0)

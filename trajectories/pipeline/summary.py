@@ -29,22 +29,22 @@ from analysis.estimators import (
 )
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import any_success_probability, first_success_attempts
-from trajectories.config import RunConfig
-from trajectories.exact import herald, steady_state
-from trajectories.heralding_result import (
+from trajectories.exact.protocol import attempts_pmf
+from trajectories.exact.states import herald, steady_state
+from trajectories.heralding.results import (
     CLIPPED_MEASURES,
     measure_ranges,
     post_selected_measures,
 )
-from trajectories.protocol_exact import attempts_pmf
-from trajectories.rundir import RunDirectory
+from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.rundir import RunDirectory
 
 
 def _put(row: dict, key: str, est: dict[str, Any]) -> None:
     """key, key_se, key_exact, key_z, key_ess, key_resolved from a ``row()`` of a
     ``ResolvedEstimate``; unresolved keys are listed in row["not_resolved"]."""
     row[key] = est["value"]
-    for part in ("se", "exact", "z", "ess", "resolved"):
+    for part in ("se", "ci_low", "ci_high", "exact", "z", "ess", "resolved"):
         row[f"{key}_{part}"] = est[part]
     if not est["resolved"]:
         row["not_resolved"] = [*row.get("not_resolved", []), f"{key}: {est['reason']}"]

@@ -19,12 +19,12 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trajectories.filters import Filter
-from trajectories.heralding_result import HeraldingRun
-from trajectories.models import OpenSystem
-from trajectories.protocol_exact import restart_state
-from trajectories.state_sampling import PureStateEnsemble
-from trajectories.unravel import initial_density, simulate
+from trajectories.engine.initial_states import PureStateEnsemble
+from trajectories.exact.starts import restart_state, start_state
+from trajectories.heralding.results import HeraldingRun
+from trajectories.simulation import simulate
+from trajectories.system.filters import Filter
+from trajectories.system.models import OpenSystem
 
 
 class AttemptRecorder:
@@ -104,15 +104,15 @@ def run_heralding(
     n_attempts
         Number of attempts per machine (>= 1).
     initial, restart
-        Start state (as in ``unravel.simulate``; default the steady state, i.e. the
+        Start state (as in ``simulation.simulate``; default the steady state, i.e. the
         machine has been running) and the state after a delivered pair.
     n_machines
         Bank size n: consecutive trajectories form banks attempting in lockstep.
 
     Examples
     --------
-    >>> from trajectories.machines import qutrit
-    >>> from trajectories.models import ResetModel
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
     >>> run = run_heralding(ResetModel(qutrit(g=0.01), 0.002, 0.01), n_traj=200,
     ...                     rng=np.random.default_rng(0), attempt_period=100.0,
     ...                     n_attempts=5)
@@ -138,7 +138,7 @@ def run_heralding(
             f"n_traj={n_traj} must be a multiple of n_machines={n_machines} "
             "(whole banks)"
         )
-    start = initial_density(model, initial)
+    start = start_state(model, initial)
     recorder = AttemptRecorder(
         model.machine.filter, n_traj, n_attempts, restart_state(model, restart)
     )

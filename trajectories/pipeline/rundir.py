@@ -21,14 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from trajectories.batches import Batch
-from trajectories.config import ConfigError, RunConfig, validate
+from trajectories.pipeline.batches import Batch
+from trajectories.pipeline.config import ConfigError, RunConfig, validate
 
 TABLES = ("attempts", "runs")
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def _versions() -> dict[str, str]:
@@ -73,7 +73,7 @@ class RunDirectory:
 
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
-        from trajectories.config import parse_override
+        from trajectories.pipeline.config import parse_override
 
         data = self.manifest()["config"]
         for item in overrides:

@@ -16,28 +16,15 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from trajectories.baths import parse_temperature, thermal_populations, transition_rates
-from trajectories.machines import Machine
+from trajectories.system.baths import (
+    parse_temperature,
+    thermal_populations,
+    transition_rates,
+)
+from trajectories.system.liouvillian import JumpOperator, lindblad_liouvillian
+from trajectories.system.machines import Machine
 
 Rates = float | Mapping[tuple[int, int], float]
-
-
-@dataclass(frozen=True, eq=False)
-class JumpOperator:
-    """A jump operator L on the joint space (D, D), stored as its nonzero entries
-    (``rows``, ``cols``, ``vals``), with the bath it belongs to ("A" or "B")."""
-
-    name: str
-    bath: str
-    rows: NDArray[np.int64]
-    cols: NDArray[np.int64]
-    vals: NDArray[np.complex128]
-    dim: int
-
-    @property
-    def op(self) -> sp.csr_matrix:
-        """L as a sparse (D, D) matrix."""
-        return sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=(self.dim,) * 2)
 
 
 def _rate(value: float, name: str) -> float:
@@ -89,8 +76,6 @@ class OpenSystem:
 
     def liouvillian(self, interaction_picture: bool = True) -> sp.csr_matrix:
         """The Liouvillian (D^2, D^2), column-stacking convention (as QuTiP)."""
-        from trajectories.liouvillian import lindblad_liouvillian
-
         return lindblad_liouvillian(
             self.hamiltonian(interaction_picture), self.jump_operators()
         )

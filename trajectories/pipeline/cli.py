@@ -1,0 +1,179 @@
+"""Command line: ``python -m trajectories.run [CONFIG.toml | PRESET] [options]``.
+
+Runs the heralding protocol of a config (or every point of its sweep) in batches,
+writes a run directory and prints a heralding summary with errors and exact values.
+Exit codes: 0 success, 2 bad config or arguments, 1 any other failure (finished
+batches are kept; ``--resume`` completes the run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import sys
+from pathlib import Path
+
+from trajectories.pipeline.batches import execute, plan
+from trajectories.pipeline.config import (
+    ConfigError,
+    RunConfig,
+    check_can_succeed,
+    load_config,
+)
+from trajectories.pipeline.rundir import RunDirectory
+from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
+
+EPILOG = """examples:
+  python -m trajectories.run                         the embedded default (qutrit)
+  python -m trajectories.run lindblad-fig5b --jobs 2 a preset
+  python -m trajectories.run my.toml --set machine.g=0.02 --set sampling.n_traj=8000
+  python -m trajectories.run --out runs/x --resume   finish an interrupted run
+  python -m trajectories.run cfg.toml --backend dask --scheduler tcp://host:8786
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command-line options."""
+    p = argparse.ArgumentParser(
+        prog="python -m trajectories.run",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Simulate heralded entanglement from a thermal machine: batches "
+        "of trajectories, a run directory with tidy records and a summary checked "
+        "against exact values.",
+    )
+    p.add_argument(
+        "config",
+        nargs="?",
+        help="a TOML file or a preset name (default: the embedded two-qutrit config)",
+    )
+    p.add_argument(
+        "--out", type=Path, help="run directory (default: runs/<name>-<UTC time>)"
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="parallel batches (default -1: all local cores)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("loky", "dask"),
+        default="loky",
+        help="loky: local processes; dask: a dask.distributed cluster",
+    )
+    p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
+    p.add_argument("--seed", type=int, help="override sampling.seed")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set protocol.attempts=50",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="complete the interrupted run in --out"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--no-report", action="store_true", help="skip report.md and its figures"
+    )
+    return p.parse_args(argv)
+
+
+def _config(args: argparse.Namespace) -> tuple[RunConfig, str]:
+    overrides = list(args.set)
+    if args.seed is not None:
+        overrides.append(f"sampling.seed={args.seed}")
+    if args.resume and args.config is None and args.out is not None:
+        config = RunDirectory(args.out).load_config(tuple(overrides))
+        return config, args.out.name
+    config = load_config(args.config, tuple(overrides))
+    name = Path(args.config).stem if args.config else "default"
+    return config, name
+
+
+def _progress(total: int, quiet: bool):
+    from tqdm import tqdm
+
+    disable = quiet or not sys.stderr.isatty()
+    return tqdm(
+        total=total,
+        unit="traj",
+        desc="trajectories",
+        disable=disable,
+        file=sys.stderr,
+        smoothing=0.1,
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run (or resume) the configured simulation; return the exit code."""
+    config, name = _config(args)
+    if args.jobs == 0 or args.jobs < -1:
+        raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
+    check_can_succeed(config)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    out = args.out or Path("runs") / f"{name}-{stamp}"
+    rundir = RunDirectory(out)
+    batches = plan(config)
+    rundir.prepare(config, batches, resume=args.resume)
+    todo = [b for b in batches if not rundir.has_batch(b)]
+    n_jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+    n_jobs = max(1, min(n_jobs, len(todo) or 1))
+    done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with _progress(sum(b.size for b in batches), args.quiet) as bar:
+            bar.update(done_traj)
+            for batch, records in execute(
+                config,
+                todo,
+                n_jobs=n_jobs,
+                backend=args.backend,
+                scheduler=args.scheduler,
+            ):
+                rundir.write_batch(batch, records)
+                bar.update(batch.size)
+    except (KeyboardInterrupt, Exception) as err:
+        n_done = sum(rundir.has_batch(b) for b in batches)
+        print(
+            f"error: run stopped ({type(err).__name__}: {err}); {n_done} of "
+            f"{len(batches)} batches are saved in {out}.\n"
+            f"resume with: python -m trajectories.run --out {out} --resume",
+            file=sys.stderr,
+        )
+        return 1
+    rows = summarize(config, rundir)
+    rundir.finish(rows)
+    if not args.no_report:
+        from trajectories.pipeline.report import write_report
+
+        write_report(out)
+    if not args.quiet:
+        print(format_summary(rows, out))
+    for note in resolution_notes(rows):
+        print(note, file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    try:
+        args = parse_args(argv)
+    except SystemExit as exc:  # argparse: 0 for --help, 2 for bad arguments
+        return int(exc.code or 0)
+    try:
+        return run(args)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1

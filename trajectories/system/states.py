@@ -1,0 +1,66 @@
+"""States of a machine: the one validator of state vectors and density matrices,
+and the product states a machine can start from without solving anything.
+
+``thermal_start``: tau_A (x) tau_B, each system thermal at its bath's temperature
+(Eq. 4; the restart state after a delivered pair); ``ground_start``: both systems in
+their lowest level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trajectories.system.baths import thermal_state
+from trajectories.system.models import OpenSystem
+
+STATE_TOL = 1e-10
+"""Tolerance on the norm of a state vector and on the trace, Hermiticity and
+positivity of a density matrix."""
+
+
+def check_state(
+    state: ArrayLike, dim: int, name: str = "state", *, vector_ok: bool = True
+) -> NDArray[np.complex128]:
+    """A finite unit vector (dim,) or density matrix (dim, dim), validated within
+    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range."""
+    try:
+        x = np.asarray(state, dtype=complex)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={state!r} must be a numeric array") from None
+    shapes = f"({dim},) or ({dim}, {dim})" if vector_ok else f"({dim}, {dim})"
+    if x.shape not in ((dim, dim), (dim,) if vector_ok else (dim, dim)):
+        raise ValueError(f"{name} has shape {x.shape}; expected {shapes}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} contains NaN or Inf; it must be finite")
+    if x.ndim == 1:
+        norm = float(np.linalg.norm(x))
+        if abs(norm - 1) > STATE_TOL:
+            raise ValueError(f"{name} has norm {norm:.12g}; it must be 1")
+        return x
+    if not np.allclose(x, x.conj().T, rtol=0, atol=STATE_TOL):
+        raise ValueError(f"{name} is not Hermitian")
+    trace = float(np.trace(x).real)
+    if abs(trace - 1) > STATE_TOL:
+        raise ValueError(f"{name} has trace {trace:.12g}; it must be 1")
+    if np.linalg.eigvalsh(x).min() < -STATE_TOL:
+        raise ValueError(f"{name} is not positive semidefinite")
+    return x
+
+
+def thermal_start(model: OpenSystem) -> NDArray[np.complex128]:
+    """tau_A (x) tau_B at the bath temperatures (D, D)."""
+    m = model.machine
+    return np.kron(
+        thermal_state(m.energies_A, model.T_A), thermal_state(m.energies_B, model.T_B)
+    ).astype(complex)
+
+
+def ground_start(model: OpenSystem) -> NDArray[np.complex128]:
+    """Both systems in their lowest level (D, D)."""
+    m = model.machine
+    a = int(np.argmin(m.energies_A))
+    b = int(np.argmin(m.energies_B))
+    rho = np.zeros((m.dim, m.dim), dtype=complex)
+    rho[m.index(a, b), m.index(a, b)] = 1
+    return rho
