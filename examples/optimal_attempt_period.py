@@ -22,6 +22,7 @@ from trajectories.exact.protocol import (
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
+from trajectories.validation import heralding as validate
 
 MODEL = ResetModel(qutrit(g=0.02), p_A=0.01, p_B=0.01)  # relaxation time 100
 FLOOR = 0.97
@@ -56,7 +57,10 @@ def main() -> None:
             attempt_period=T,
             n_attempts=2 * window + 20,
         )
-        r, f = run.pair_rate(), run.delivered_fidelity()
+        r, f = (
+            validate.pair_rate(run),
+            validate.delivered_fidelity(run),
+        )
         mark = "  <- T*" if factor == 1.0 else ""
         print(
             f"{T:9.4g} {rate:11.5g} {fid:9.5f} {r['value']:10.5g} ± {r['se']:.1g} "

@@ -12,6 +12,7 @@ import pytest
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import qudit, qutrit
 from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
+from trajectories.validation import heralding as validate
 
 Z_MAX = 4.5
 
@@ -32,7 +33,7 @@ def _run(model: OpenSystem, n_traj: int = 20000, seed: int = 1, **kw):
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_p_suc_both_estimators(name: str) -> None:
-    table = _run(MODELS[name]()).p_suc()
+    table = validate.p_suc(_run(MODELS[name]()))
     assert set(table["estimator"]) == {"sampled", "born"}
     assert (table["z"].abs() < Z_MAX).all(), table
     born = table.set_index("estimator").loc["born"]
@@ -45,23 +46,27 @@ def test_p_suc_both_estimators(name: str) -> None:
 def test_post_selected_state_and_measures(name: str, estimator: str) -> None:
     run = _run(MODELS[name]())
     rho, se = run.post_selected(estimator)
-    exact = run.exact_first_attempt.rho_post
+    exact = validate.first_attempt_reference(run).rho_post
     for part in ("real", "imag"):
         e, s, x = (getattr(a, part) for a in (rho, se, exact))
-        mask = np.abs(x) > 50 / (run.n_traj * run.exact_first_attempt.p_suc)
+        mask = np.abs(x) > 50 / (
+            run.n_traj * validate.first_attempt_reference(run).p_suc
+        )
         assert mask.any() or part == "imag"
         z = (e[mask] - x[mask]) / s[mask]
         assert np.abs(z).max(initial=0) < Z_MAX, (part, z)
-    q = run.quality(estimator)
+    q = validate.quality(run, estimator)
     assert {"negativity", "purity", "fidelity"} <= set(q["quantity"])
     assert (q["z"].abs() < Z_MAX).all(), q
     assert ((q["ci_low"] <= q["value"]) & (q["value"] <= q["ci_high"])).all()
 
 
 def test_two_qubit_measures_only_for_qubit_filters() -> None:
-    assert "chsh" in set(_run(MODELS["qutrit"](), n_traj=200).quality()["quantity"])
+    assert "chsh" in set(
+        validate.quality(_run(MODELS["qutrit"](), n_traj=200))["quantity"]
+    )
     assert "chsh" not in set(
-        _run(MODELS["qudit-3"](), n_traj=200).quality()["quantity"]
+        validate.quality(_run(MODELS["qudit-3"](), n_traj=200))["quantity"]
     )
 
 
@@ -70,8 +75,8 @@ def test_negative_control_wrong_model_is_rejected() -> None:
     right = MODELS["qutrit"]()
     wrong = ResetModel(right.machine, right.p_A, right.p_B, right.T_B, right.T_A)
     run = _run(wrong)
-    exact = _run(right, n_traj=2).exact_first_attempt.p_suc
-    table = run.p_suc()
+    exact = validate.first_attempt_reference(_run(right, n_traj=2)).p_suc
+    table = validate.p_suc(run)
     z = (table["value"] - exact) / table["se"]
     assert (z.abs() > 10 * Z_MAX).all()
 

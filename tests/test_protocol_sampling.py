@@ -14,6 +14,7 @@ from trajectories.exact.protocol import geometric_deviation
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
+from trajectories.validation import heralding as validate
 
 P_MIN = 1e-3
 Z_MAX = 4.5
@@ -50,34 +51,34 @@ def test_regimes_are_what_the_module_says() -> None:
 
 @pytest.mark.parametrize("which", ["first", "renewal"])
 def test_long_period_attempts_follow_the_exact_law(long_run, which: str) -> None:
-    fit = long_run.goodness_of_fit(which)
+    fit = validate.goodness_of_fit(long_run, which)
     assert fit.p_value > P_MIN, fit
-    assert long_run.goodness_of_fit(which, geometric=True).p_value > P_MIN
+    assert validate.goodness_of_fit(long_run, which, geometric=True).p_value > P_MIN
 
 
 def test_short_period_attempts_follow_the_exact_law_not_the_geometric(short_run):
-    assert short_run.goodness_of_fit("first").p_value > P_MIN
+    assert validate.goodness_of_fit(short_run, "first").p_value > P_MIN
     # negative control: the geometric law with p_suc is rejected
-    assert short_run.goodness_of_fit("first", geometric=True).p_value < 1e-12
+    assert validate.goodness_of_fit(short_run, "first", geometric=True).p_value < 1e-12
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 20])
 def test_bank_round_success_against_the_product_formula(n: int) -> None:
     run = _run(1000.0, 3, n_traj=200 * n if n > 1 else 2000, n_machines=n, seed=n)
-    p = run.round_success()
+    p = validate.round_success(run)
     assert p["exact"] == pytest.approx(1 - (1 - 0.1388888888888889) ** n, rel=1e-9)
     assert abs(p["z"]) < Z_MAX, p
 
 
 def test_bank_first_round_law(short_run) -> None:
     run = _run(5.0, 40, n_traj=4000, n_machines=5, seed=9)
-    assert run.goodness_of_fit("bank").p_value > P_MIN
-    assert run.goodness_of_fit("bank", geometric=True).p_value < 1e-6
+    assert validate.goodness_of_fit(run, "bank").p_value > P_MIN
+    assert validate.goodness_of_fit(run, "bank", geometric=True).p_value < 1e-6
 
 
 def test_waiting_time_table(long_run, short_run) -> None:
     for run in (long_run, short_run):
-        table = run.waiting_times()
+        table = validate.waiting_times(run)
         means = table[table["statistic"].isin(["mean", "std"])]
         assert (means["z"].abs() < Z_MAX).all(), means
         q = table[table["statistic"].str.startswith("q")]
@@ -87,9 +88,9 @@ def test_waiting_time_table(long_run, short_run) -> None:
 
 def test_pair_rate_and_quality_by_attempt() -> None:
     run = _run(300.0, 200, n_traj=1000, seed=5)  # window 100: P(K' > 100) ~ 1e-6
-    rate = run.pair_rate()
+    rate = validate.pair_rate(run)
     assert abs(rate["z"]) < Z_MAX, rate
-    quality = run.quality_by_attempt(k_max=4)
+    quality = validate.quality_by_attempt(run, k_max=4)
     seen = quality[quality["n"] >= 30]
     z = (seen["fidelity"] - seen["exact"]) / seen["se"]
     assert len(seen) >= 2
@@ -104,6 +105,9 @@ def test_optimal_attempt_period_confirmed_by_simulation() -> None:
     opt = optimal_attempt_period(MODEL, 0.97)
     assert opt.constraint_active
     run = _run(opt.attempt_period, 1100, n_traj=600, seed=11)
-    for result in (run.pair_rate(), run.delivered_fidelity()):
+    for result in (
+        validate.pair_rate(run),
+        validate.delivered_fidelity(run),
+    ):
         assert abs(result["z"]) < Z_MAX, result
-    assert run.pair_rate()["exact"] == pytest.approx(opt.rate, rel=1e-9)
+    assert validate.pair_rate(run)["exact"] == pytest.approx(opt.rate, rel=1e-9)

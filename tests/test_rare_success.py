@@ -27,6 +27,7 @@ from trajectories.exact.states import herald, steady_state
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import one_step, qudit
 from trajectories.system.models import ResetModel
+from trajectories.validation import heralding as validate
 
 P_B = 1e-3
 
@@ -136,7 +137,7 @@ def test_born_p_suc_in_the_rare_regime(model: ResetModel, seed: int) -> None:
     )
     born = run.runs_table()["first_born"].to_numpy()
     assert kish_ess(born) >= 100
-    row = run.p_suc().set_index("estimator").loc["born"]
+    row = validate.p_suc(run).set_index("estimator").loc["born"]
     assert abs(row["z"]) < 4.5, (row["value"], exact)
 
 

@@ -1,0 +1,81 @@
+"""Heralded entanglement from quantum thermal machines: exact references and fast
+stochastic unravellings.
+
+The data flow, and the one-way layering of the sub-packages (a module imports only
+from its own layer's modules and from lower layers; ``analysis/`` holds pure array
+functions and imports nothing of ``trajectories``; no import inside a function):
+
+1. ``system``      what is simulated: machines, baths, filters, models, states
+2. ``exact``       the references: steady states, e^{Lt}, herald (p_suc, rho'),
+                   named starts, laws of the heralding protocol
+3. ``engine``      the trajectories: kernels and the event loop on arrays (imports
+                   ``system`` only: initial states arrive as arrays)
+4. ``simulation``  the engine started from a named state
+5. ``heralding``   filter outcomes sampled per run: tables and estimates
+6. ``validation``  estimates against exact values: z-scores, coverage
+7. ``pipeline``    config, batches, run directory, summary, report, command line
+8. ``run``, ``report``  entry points of ``python -m trajectories.run`` / ``.report``
+
+``paper`` (the paper's closed forms and the studies beyond it) sits beside
+``validation``: it may use layers 1-2.
+
+Examples
+--------
+>>> from trajectories import ResetModel, qutrit, steady_state, herald
+>>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
+>>> round(herald(steady_state(model), model.machine.filter).p_suc, 6)
+0.048309
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from trajectories.engine.ensemble import Ensemble
+from trajectories.exact.protocol import attempts_pmf, optimal_attempt_period
+from trajectories.exact.starts import start_state
+from trajectories.exact.states import Herald, evolve, herald, steady_state
+from trajectories.heralding.protocol import run_heralding
+from trajectories.heralding.results import HeraldingRun
+from trajectories.simulation import simulate
+from trajectories.system.filters import Filter
+from trajectories.system.machines import (
+    Machine,
+    Transition,
+    one_step,
+    qubit_qubit,
+    qubit_qutrit,
+    qudit,
+    qutrit,
+    schmidt,
+)
+from trajectories.system.models import LindbladModel, ResetModel
+
+try:
+    __version__ = version("trajectories")
+except PackageNotFoundError:  # running from a source tree without an install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Ensemble",
+    "Filter",
+    "Herald",
+    "HeraldingRun",
+    "LindbladModel",
+    "Machine",
+    "ResetModel",
+    "Transition",
+    "__version__",
+    "attempts_pmf",
+    "evolve",
+    "herald",
+    "one_step",
+    "optimal_attempt_period",
+    "qubit_qubit",
+    "qubit_qutrit",
+    "qudit",
+    "qutrit",
+    "run_heralding",
+    "schmidt",
+    "simulate",
+    "start_state",
+    "steady_state",
+]

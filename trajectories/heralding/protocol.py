@@ -9,7 +9,8 @@ relabelled filtered subspace) and the machine restarts from ``restart`` ("therma
 tau_A (x) tau_B, or "steady": the steady state). Trajectory i is machine i mod n of
 bank i // n: banks of n machines attempt in lockstep.
 
-The exact laws these samples are checked against are in ``protocol_exact.py``.
+The exact laws these samples are checked against are in ``exact/protocol.py``
+(compared in ``validation/heralding.py``).
 """
 
 from __future__ import annotations
@@ -17,70 +18,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from trajectories.engine.initial_states import PureStateEnsemble
 from trajectories.exact.starts import restart_state, start_state
+from trajectories.heralding.recorder import AttemptRecorder
 from trajectories.heralding.results import HeraldingRun
 from trajectories.simulation import simulate
-from trajectories.system.filters import Filter
 from trajectories.system.models import OpenSystem
-
-
-class AttemptRecorder:
-    """Samples the filter outcomes at each attempt and records them (``Attempts``)."""
-
-    def __init__(
-        self, filt: Filter, n_traj: int, n_attempts: int, restart: NDArray
-    ) -> None:
-        self.dims = filt.dims
-        self.pi_A, self.pi_B = filt.pi_A, filt.pi_B
-        self.V = filt.isometry()
-        self.restart = PureStateEnsemble.of(restart)
-        self.outcome = np.full((n_traj, n_attempts), -1, dtype=np.int8)
-        self.born = np.zeros((n_traj, n_attempts))
-        self.first_born = np.zeros(n_traj)
-        self.first_state = np.zeros((n_traj, self.V.shape[1]), dtype=complex)
-        self.pairs: list[tuple[NDArray, NDArray, NDArray]] = []
-
-    def _branches(self, psi: NDArray) -> NDArray[np.complex128]:
-        """(P_A^x (x) P_B^y) psi for the four outcomes: array (4, m, D)."""
-        d_A, d_B = self.dims
-        p3 = psi.reshape(-1, d_A, d_B)
-        a_pass = np.einsum("ij,mjb->mib", self.pi_A, p3)
-        a_fail = p3 - a_pass
-        pp, fp = a_pass @ self.pi_B.T, a_fail @ self.pi_B.T
-        return np.stack([pp, a_pass - pp, fp, a_fail - fp]).reshape(4, psi.shape[0], -1)
-
-    def attempt(
-        self,
-        ids: NDArray[np.int64],
-        index: NDArray[np.int64],
-        psi: NDArray[np.complex128],
-        rng: np.random.Generator,
-    ) -> NDArray[np.complex128]:
-        """Draw the joint outcome of each state, collapse, deliver and restart."""
-        branches = self._branches(psi)
-        probs = np.einsum("kmd,kmd->mk", branches.conj(), branches).real
-        cum = np.cumsum(probs, axis=1)
-        u = rng.random(psi.shape[0]) * cum[:, -1]
-        outcome = np.minimum((cum < u[:, None]).sum(axis=1), 3)
-        rows = np.arange(psi.shape[0])
-        new = branches[outcome, rows] / np.sqrt(probs[rows, outcome])[:, None]
-        self.outcome[ids, index] = outcome
-        self.born[ids, index] = probs[:, 0]
-        first = index == 0
-        if first.any():
-            self.first_born[ids[first]] = probs[first, 0]
-            ok = first & (probs[:, 0] > 0)
-            self.first_state[ids[ok]] = (branches[0, ok] @ self.V.conj()) / np.sqrt(
-                probs[ok, 0]
-            )[:, None]
-        won = np.flatnonzero(outcome == 0)
-        if won.size:
-            self.pairs.append((ids[won], index[won], new[won] @ self.V.conj()))
-            new[won] = self.restart.sample(won.size, rng)
-        return new
 
 
 def run_heralding(

@@ -22,6 +22,7 @@ from trajectories.pipeline.config import (
     check_can_succeed,
     load_config,
 )
+from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
 
@@ -153,8 +154,6 @@ def run(args: argparse.Namespace) -> int:
     rows = summarize(config, rundir)
     rundir.finish(rows)
     if not args.no_report:
-        from trajectories.pipeline.report import write_report
-
         write_report(out)
     if not args.quiet:
         print(format_summary(rows, out))

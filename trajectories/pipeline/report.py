@@ -35,7 +35,7 @@ from analysis.heralding_stats import post_selected_state, ratio_groups
 from analysis.waiting_times import any_success_probability
 from trajectories.exact.protocol import attempts_pmf, round_success_probability
 from trajectories.exact.states import herald, steady_state
-from trajectories.heralding.results import exact_measures
+from trajectories.heralding.measures import reported_measures
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_estimate
@@ -182,7 +182,7 @@ def _point_section(
 
     names = [
         "p_suc",
-        *(m for m in exact_measures(model.machine, exact.rho_post) if m in row),
+        *(m for m in reported_measures(model.machine, exact.rho_post) if m in row),
     ]
     table = pd.DataFrame(
         [
@@ -293,7 +293,7 @@ def _exact_row(point: RunConfig) -> dict[str, float]:
     proto = point.protocol
     T, A, n = proto["attempt_period"], proto["attempts"], proto["machines"]
     h = herald(steady_state(model), model.machine.filter)
-    out = {"p_suc": h.p_suc, **exact_measures(model.machine, h.rho_post)}
+    out = {"p_suc": h.p_suc, **reported_measures(model.machine, h.rho_post)}
     law = attempts_pmf(model, T, A)
     mean = float(np.arange(1, A + 1) @ law.pmf / law.pmf.sum())
     out |= {

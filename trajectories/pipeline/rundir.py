@@ -22,7 +22,12 @@ from typing import Any
 import pandas as pd
 
 from trajectories.pipeline.batches import Batch
-from trajectories.pipeline.config import ConfigError, RunConfig, validate
+from trajectories.pipeline.config import (
+    ConfigError,
+    RunConfig,
+    parse_override,
+    validate,
+)
 
 TABLES = ("attempts", "runs")
 
@@ -73,8 +78,6 @@ class RunDirectory:
 
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
-        from trajectories.pipeline.config import parse_override
-
         data = self.manifest()["config"]
         for item in overrides:
             key, value = parse_override(item)

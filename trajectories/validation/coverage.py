@@ -22,14 +22,15 @@ from analysis.estimators import count_mean_estimate, mean_estimate
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import first_success_attempts
 from trajectories.exact.protocol import attempts_pmf
-from trajectories.heralding.protocol import run_heralding
-from trajectories.heralding.results import (
+from trajectories.heralding.measures import (
     CLIPPED_MEASURES,
-    HeraldingRun,
     measure_ranges,
     post_selected_measures,
 )
+from trajectories.heralding.protocol import run_heralding
+from trajectories.heralding.results import HeraldingRun
 from trajectories.system.models import OpenSystem
+from trajectories.validation.heralding import first_attempt_reference
 
 QUANTITIES = (
     "p_suc",
@@ -57,7 +58,7 @@ class CoverageCase:
 def estimate_rows(run: HeraldingRun) -> dict[str, dict]:
     """The summary's estimates of one run (``ResolvedEstimate.row`` dicts) against
     the exact first-attempt values."""
-    exact = run.exact_first_attempt
+    exact = first_attempt_reference(run)
     runs = run.runs_table()
     out = {}
     for key, col in (("p_suc", "first_born"), ("p_suc_sampled", "first_success")):

@@ -1,0 +1,144 @@
+"""The layering rule of ``trajectories/__init__.py``, read from the imports.
+
+Layers: system 1, exact 2, engine 3, simulation 4, heralding 5, validation and paper
+6, pipeline 7, the entry points 8. A module imports only from its own layer or lower
+ones, with no cycle; the engine imports nothing of the exact layer; heralding takes
+from the exact layer only the named start states (no exact references inside result
+objects); ``analysis/`` imports nothing of ``trajectories``; no project module is
+imported inside a function.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = {
+    "system": 1,
+    "exact": 2,
+    "engine": 3,
+    "simulation": 4,
+    "heralding": 5,
+    "validation": 6,
+    "paper": 6,
+    "pipeline": 7,
+    "run": 8,
+    "report": 8,
+}
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 60
+
+
+def modules() -> dict[str, Path]:
+    """Dotted name -> path of every module of trajectories/ and analysis/."""
+    out = {}
+    for package in ("trajectories", "analysis"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            out[name] = path
+    return out
+
+
+def imports(path: Path) -> tuple[set[str], set[str]]:
+    """Project modules imported at module level and inside functions."""
+    top, local = set(), set()
+    tree = ast.parse(path.read_text())
+    functions = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    inner = {id(n) for f in functions for n in ast.walk(f)}
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        names = [n for n in names if n.split(".")[0] in ("trajectories", "analysis")]
+        (local if id(node) in inner else top).update(names)
+    return top, local
+
+
+def layer(module: str) -> int:
+    parts = module.split(".")
+    return 9 if len(parts) == 1 else LAYERS[parts[1]]
+
+
+def resolve(name: str, known: dict[str, Path]) -> str | None:
+    """The module a dotted import name refers to (a module or a name in one)."""
+    while name and name not in known:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+GRAPH = {
+    name: {
+        m
+        for m in (resolve(i, modules()) for i in imports(path)[0])
+        if m is not None and m != name
+    }
+    for name, path in modules().items()
+}
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH))
+def test_imports_run_down_the_layers(name: str) -> None:
+    if name.startswith("analysis"):
+        assert not any(m.startswith("trajectories") for m in GRAPH[name]), GRAPH[name]
+        return
+    for m in GRAPH[name]:
+        if m.startswith("trajectories") and m != "trajectories":
+            assert layer(m) <= layer(name), f"{name} imports {m} from a higher layer"
+        if name.startswith("trajectories.engine"):
+            assert not m.startswith("trajectories.exact"), f"{name} imports {m}"
+        if name.startswith("trajectories.heralding") and m.startswith(
+            "trajectories.exact"
+        ):
+            assert m == "trajectories.exact.starts", f"{name} imports {m}"
+
+
+def test_no_import_cycles() -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in GRAPH.get(node, ()):
+            if nxt == "trajectories" or nxt not in GRAPH:
+                continue
+            assert state.get(nxt) != 1, " -> ".join([*path, nxt])
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for name in GRAPH:
+        if name not in state:
+            visit(name, [name])
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_function_local_project_imports(name: str) -> None:
+    assert not imports(modules()[name])[1]
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_modules_and_functions_are_short(name: str) -> None:
+    path = modules()[name]
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES, f"{name} is too long"
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            span = node.end_lineno - node.lineno + 1
+            assert span <= MAX_FUNCTION_LINES, f"{name}.{node.name}: {span} lines"
+
+
+def test_layering_rule_is_documented() -> None:
+    import trajectories
+
+    doc = trajectories.__doc__
+    for package in LAYERS:
+        assert f"``{package}``" in doc
