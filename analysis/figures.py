@@ -127,34 +127,23 @@ def _matrix_panel(
         ax.set_yticklabels(labels, fontsize=tick_font)
     ax.set_xlabel("column (bra)", fontsize=10)
     ax.set_ylabel("row (ket)", fontsize=10)
-    if k <= 6:
-        _annotate_cells(ax, data, err, vmax)
+    if k <= 6:  # annotate each cell with its value (and its standard error)
+        for i in range(k):
+            for j in range(k):
+                v = data[i, j] + 0.0
+                text = f"{v:.3f}" if abs(v) >= 5e-4 else "0"
+                if err is not None and err[i, j] >= 5e-4:
+                    text += f"\n±{err[i, j]:.3f}"
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=9 if k <= 4 else 7,
+                    color="white" if abs(v) > 0.6 * vmax else "black",
+                )
     return image
-
-
-def _annotate_cells(
-    ax: Axes,
-    data: NDArray[np.float64],
-    err: NDArray[np.float64] | None,
-    vmax: float,
-) -> None:
-    """Each cell's value (and its standard error, when given and not negligible)."""
-    k = data.shape[0]
-    for i in range(k):
-        for j in range(k):
-            v = data[i, j] + 0.0
-            text = f"{v:.3f}" if abs(v) >= 5e-4 else "0"
-            if err is not None and err[i, j] >= 5e-4:
-                text += f"\n±{err[i, j]:.3f}"
-            ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=9 if k <= 4 else 7,
-                color="white" if abs(v) > 0.6 * vmax else "black",
-            )
 
 
 # ---------------------------------------------------------------------- measures
