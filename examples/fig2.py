@@ -25,18 +25,20 @@ CHSH up to mu = 3 (sqrt 2 - 1)/2, p_suc = (136 - 92 sqrt 2)/49 = 0.12025 (paper:
 
 from __future__ import annotations
 
-import csv
 import math
+import sys
 import time
 from pathlib import Path
 
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
+
 import numpy as np
 from numpy.typing import NDArray
+from plotting import FIGURES, legend_of_twins, pyplot, save, write_records
 from scipy.optimize import brentq, minimize
 
 from trajectories.paper.qutrit import filtered_state, success_probability
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 SCALE_P_B = 1e-5
 """Overall rate scale (p_B); rho' and p_suc do not depend on it."""
 X_MAX = 1e3
@@ -241,11 +243,7 @@ def compute(p_grid: NDArray[np.float64]) -> list[dict[str, float]]:
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
     """Negativity (solid, left axis) and CHSH (dashed, right axis) against p_suc."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     p = np.array([r["p_suc"] for r in rows])
     col = {k: np.array([r[k] for r in rows]) for k in rows[0]}
     fig, ax = plt.subplots(figsize=(7.5, 5.0))
@@ -281,18 +279,13 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
     ax2.set_ylabel(r"maximal CHSH value of $\rho'$", fontsize=13, color="C3")
     ax.tick_params(labelsize=11)
     ax2.tick_params(labelsize=11)
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(
-        h1 + h2, l1 + l2, fontsize=9, loc="center right", bbox_to_anchor=(1.0, 0.6)
-    )
+    legend_of_twins(ax, ax2, fontsize=9, loc="center right", bbox_to_anchor=(1.0, 0.6))
     ax.set_title(
         r"Fig. 2: two-qutrit machine, $T_A=\infty$, $T_B=0$ (closed forms B2-B11)",
         fontsize=12,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save(fig, path, dpi=130)
 
 
 def main() -> None:
@@ -301,10 +294,7 @@ def main() -> None:
     FIGURES.mkdir(exist_ok=True)
     p_grid = np.concatenate([np.linspace(0.0025, 0.3, 60)])
     rows = compute(p_grid)
-    with open(FIGURES / "fig2.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({k: f"{v:.10g}" for k, v in r.items()} for r in rows)
+    write_records(FIGURES / "fig2.csv", rows, ".10g")
     plot(rows, FIGURES / "fig2.png")
     print("thresholds: sup p_suc with N > 0 and with CHSH > 2 (paper: ~0.25, ~0.12)")
     print(f"  {'bound':>14} {'entangled':>12} {'CHSH > 2':>12}")

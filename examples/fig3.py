@@ -28,8 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
+
 import numpy as np
 from numpy.typing import NDArray
+from plotting import FIGURES, pyplot, save, write_records
 from scipy.optimize import minimize
 
 from analysis.measures import negativity
@@ -37,7 +40,6 @@ from trajectories.exact.states import Herald, herald, steady_state
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 PAIRS = ((0.1, 1.5), (0.2, 1.5), (0.1, 0.5), (0.2, 0.5))
 """(T_B, eps) of the caption of Fig. 3, top to bottom."""
 T_A_GRID = tuple(float(t) for t in np.geomspace(0.3, 100.0, 15))
@@ -126,12 +128,9 @@ def compute() -> list[dict[str, float]]:
 
 def plot(rows: list[dict[str, float]], path: Path) -> None:
     """Negativity vs T_A: lower bound (solid) and true maximum (dashed) per pair."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9.0, 5.0))
     handles = []
     for k, (T_B, eps) in enumerate(PAIRS):
@@ -156,8 +155,7 @@ def plot(rows: list[dict[str, float]], path: Path) -> None:
         "Fig. 3: two-qutrit machine, reset model, optimised couplings", fontsize=12
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save(fig, path, dpi=130)
 
 
 def main() -> None:
@@ -170,10 +168,7 @@ def main() -> None:
         plot(rows, FIGURES / "fig3.png")
         return
     rows = compute()
-    with open(FIGURES / "fig3.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows({k: f"{v:.10g}" for k, v in r.items()} for r in rows)
+    write_records(FIGURES / "fig3.csv", rows, ".10g")
     plot(rows, FIGURES / "fig3.png")
     print(
         f"{'T_B':>5} {'eps':>5} {'T_A':>8} {'|rho01,10|':>11} {'N(bound)':>9} "

@@ -16,10 +16,13 @@ grid point of every reading), and prints the maxima and the N-p_suc trade-off.
 
 from __future__ import annotations
 
-import csv
 import math
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
 
 import matplotlib
 
@@ -27,6 +30,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from numpy.typing import NDArray
+from plotting import FIGURES, save, write_table
 
 from trajectories.paper.lindblad import (
     FIG5B_LEVELS,
@@ -36,10 +40,19 @@ from trajectories.paper.lindblad import (
     scan,
 )
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 T_A_GRID = np.logspace(math.log10(0.05), math.log10(20.0), 60)
 T_B_GRID = np.logspace(math.log10(0.02), math.log10(2.0), 60)
 P_THRESHOLDS = (1e-3, 1e-2, 3e-2, 5e-2)
+PANELS = {
+    "printed": "Eq. F6 as printed (caption: $\\gamma$=3.5e-5, $g_1=g_2=g/\\sqrt{2}$)",
+    "F3F4": "B coupled on 01, 02 only (F3-F4), otherwise as caption",
+}
+"""The readings drawn over the plane in fig5b.png, with their panel titles."""
+TEXT_CLAIM = "text: N 0.2-0.4 at $p_{suc}$ 3-5%"
+"""Label of the band p_suc in [3%, 5%] that the text of App. F speaks of."""
+
+Grids = dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]
+"""Reading -> (negativity, p_suc) on T_A_GRID x T_B_GRID."""
 
 
 def refine_max(
@@ -72,14 +85,9 @@ def heatmap(
     ax.clabel(cp, fmt={0.01: "p=1%", 0.05: "p=5%"}, fontsize=9)
     missing = [f"{lv:g}" for lv in FIG5B_LEVELS if lv >= N.max()]
     if missing:
+        note = f"max N = {N.max():.3f}\nno contour {', '.join(missing)}"
         ax.text(
-            0.03,
-            0.97,
-            f"max N = {N.max():.3f}\nno contour {', '.join(missing)}",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=9,
-            color="w",
+            0.03, 0.97, note, transform=ax.transAxes, va="top", fontsize=9, color="w"
         )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -89,11 +97,9 @@ def heatmap(
     return mesh
 
 
-def main() -> None:
-    """Scan every reading, print the maxima and trade-offs, write figures and CSV."""
-    FIGURES.mkdir(parents=True, exist_ok=True)
+def scan_all() -> Grids:
+    """Scan every reading; print its grid and refined maxima and its trade-off."""
     results = {}
-    t0 = time.perf_counter()
     header = "reading".ljust(38) + "max N (grid)  refined  p_suc    T_A     T_B  "
     header += "  ".join(f"N|p>={p:g}" for p in P_THRESHOLDS)
     print(header)
@@ -105,33 +111,27 @@ def main() -> None:
         row += f"{ta:6.3f}  {tb:6.3f}  "
         row += "  ".join(f"{frontier(N, P, p):.3f}   " for p in P_THRESHOLDS)
         print(row, flush=True)
-    print(f"scans: {time.perf_counter() - t0:.1f} s")
+    return results
 
-    with open(FIGURES / "fig5b.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["variant", "T_A", "T_B", "negativity", "p_suc"])
-        for key, (N, P) in results.items():
-            for i, ta in enumerate(T_A_GRID):
-                for j, tb in enumerate(T_B_GRID):
-                    w.writerow(
-                        [
-                            key,
-                            f"{ta:.6g}",
-                            f"{tb:.6g}",
-                            f"{N[i, j]:.8g}",
-                            f"{P[i, j]:.8g}",
-                        ]
-                    )
 
+def grid_rows(results: Grids) -> Iterator[list[str]]:
+    """The rows of fig5b.csv: every grid point of every reading."""
+    for key, (N, P) in results.items():
+        for i, ta in enumerate(T_A_GRID):
+            for j, tb in enumerate(T_B_GRID):
+                yield [
+                    key,
+                    f"{ta:.6g}",
+                    f"{tb:.6g}",
+                    f"{N[i, j]:.8g}",
+                    f"{P[i, j]:.8g}",
+                ]
+
+
+def plot_planes(results: Grids, path: Path) -> None:
+    """N over the (T_A, T_B) plane for the readings of ``PANELS``, side by side."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.4), constrained_layout=True)
-    for ax, key, title in (
-        (
-            axes[0],
-            "printed",
-            "Eq. F6 as printed (caption: $\\gamma$=3.5e-5, $g_1=g_2=g/\\sqrt{2}$)",
-        ),
-        (axes[1], "F3F4", "B coupled on 01, 02 only (F3-F4), otherwise as caption"),
-    ):
+    for ax, (key, title) in zip(axes, PANELS.items(), strict=True):
         mesh = heatmap(ax, *results[key], title)
     fig.colorbar(mesh, ax=axes, label="negativity of $\\rho'$")
     fig.suptitle(
@@ -139,9 +139,11 @@ def main() -> None:
         "0.48; dashed: $p_{suc}$)",
         fontsize=12,
     )
-    fig.savefig(FIGURES / "fig5b.png", dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
 
+
+def plot_tradeoff(results: Grids, path: Path) -> None:
+    """The largest N at p_suc >= p against p, one curve per reading."""
     fig, ax = plt.subplots(figsize=(8.5, 5.5), constrained_layout=True)
     ps = np.logspace(-8, math.log10(0.4), 200)
     for key, (N, P) in results.items():
@@ -149,25 +151,30 @@ def main() -> None:
             ps,
             [frontier(N, P, p) for p in ps],
             label=VARIANTS[key].label,
-            lw=2 if key in ("printed", "F3F4") else 1.3,
+            lw=2 if key in PANELS else 1.3,
         )
     for lv in FIG5B_LEVELS[1:]:
         ax.axhline(lv, color="grey", ls=":", lw=0.8)
-    ax.axvspan(
-        0.03,
-        0.05,
-        color="orange",
-        alpha=0.15,
-        label="text: N 0.2-0.4 at $p_{suc}$ 3-5%",
-    )
+    ax.axvspan(0.03, 0.05, color="orange", alpha=0.15, label=TEXT_CLAIM)
     ax.set_xscale("log")
     ax.set_xlabel("success probability threshold $p$")
     ax.set_ylabel("max negativity over the plane with $p_{suc} \\geq p$")
     ax.set_title("Fig. 5(b) readings: negativity vs success probability trade-off")
     ax.set_ylim(0, 0.5)
     ax.legend(fontsize=8.5, loc="lower left")
-    fig.savefig(FIGURES / "fig5b_variants.png", dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
+
+
+def main() -> None:
+    """Scan every reading, print the maxima and trade-offs, write figures and CSV."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results = scan_all()
+    print(f"scans: {time.perf_counter() - t0:.1f} s")
+    header = ["variant", "T_A", "T_B", "negativity", "p_suc"]
+    write_table(FIGURES / "fig5b.csv", header, grid_rows(results))
+    plot_planes(results, FIGURES / "fig5b.png")
+    plot_tradeoff(results, FIGURES / "fig5b_variants.png")
     print(f"total: {time.perf_counter() - t0:.1f} s; wrote {FIGURES}/fig5b*.png, csv")
 
 

@@ -12,14 +12,18 @@ Writes examples/figures/fig6.{png,csv}.
 
 from __future__ import annotations
 
-import csv
+import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from plotting import FIGURES, save, write_records
 
 from analysis.measures import chsh_max, negativity
 from trajectories.paper.one_step import (
@@ -29,7 +33,6 @@ from trajectories.paper.one_step import (
     limit_state,
 )
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 DS = range(3, 21)
 
 
@@ -56,58 +59,67 @@ def fig6_rows() -> list[dict[str, float | int | str]]:
     return rows
 
 
+def panel(
+    ax: Any,
+    rows: list[dict[str, Any]],
+    key: str,
+    limit: tuple[float, str],
+    labels: dict[str, str],
+    **style: Any,
+) -> None:
+    """Our ``key`` against d, the paper's values where it gives them and a limit."""
+    d = [r["d"] for r in rows]
+    ax.plot(d, [r[key] for r in rows], "o-", label=labels["ours"], **style)
+    known = [r for r in rows if r[f"paper_{key}"] != ""]
+    ax.plot(
+        [r["d"] for r in known],
+        [r[f"paper_{key}"] for r in known],
+        "x",
+        ms=11,
+        mew=2.2,
+        color="C3",
+        label=labels["paper"],
+    )
+    ax.axhline(limit[0], color="grey", ls=":", label=limit[1])
+    ax.set_xlabel("local dimension d")
+    ax.set_ylabel(labels["y"])
+    ax.set_title(labels["title"])
+    ax.legend(fontsize=9)
+    ax.set_xticks(list(d))
+    ax.tick_params(labelsize=9)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Negativity (left) and CHSH value (right) of the limit state against d."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    negativity_labels = {
+        "ours": "limit state (E3), ours",
+        "paper": "paper: $\\eta_3..\\eta_8$ (E4-E9), 0.4926 at d=20",
+        "y": "negativity of $\\varrho'_d$ (dimensionless)",
+        "title": "Fig. 6: negativity vs d",
+    }
+    panel(ax1, rows, "negativity", (0.5, "1/2 (conjectured limit)"), negativity_labels)
+    chsh_labels = {
+        "ours": "limit state, ours",
+        "paper": "paper: from $\\eta_3..\\eta_8$, 2.8075 at d=20",
+        "y": "maximal CHSH value (dimensionless)",
+        "title": "CHSH of the limit state vs d",
+    }
+    panel(ax2, rows, "chsh", (2 * 2**0.5, "$2\\sqrt{2}$"), chsh_labels, color="C2")
+    save(fig, path, dpi=120)
+
+
 def main() -> None:
     """Compute the limit states, print them, write the figure and CSV."""
     FIGURES.mkdir(parents=True, exist_ok=True)
     rows = fig6_rows()
-    with open(FIGURES / "fig6.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_records(FIGURES / "fig6.csv", rows)
     for r in rows:
         print(
             f"d={r['d']:2d}  N={r['negativity']:.6f}  CHSH={r['chsh']:.6f}  "
             f"eta={r['eta_exact'] or '-'}  paper N={r['paper_negativity']}"
         )
-
-    d = [r["d"] for r in rows]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
-    ax1.plot(d, [r["negativity"] for r in rows], "o-", label="limit state (E3), ours")
-    pd = [r["d"] for r in rows if r["paper_negativity"] != ""]
-    ax1.plot(
-        pd,
-        [r["paper_negativity"] for r in rows if r["paper_negativity"] != ""],
-        "x",
-        ms=11,
-        mew=2.2,
-        color="C3",
-        label="paper: $\\eta_3..\\eta_8$ (E4-E9), 0.4926 at d=20",
-    )
-    ax1.axhline(0.5, color="grey", ls=":", label="1/2 (conjectured limit)")
-    ax1.set_xlabel("local dimension d")
-    ax1.set_ylabel("negativity of $\\varrho'_d$ (dimensionless)")
-    ax1.set_title("Fig. 6: negativity vs d")
-    ax1.legend(fontsize=9)
-    ax2.plot(d, [r["chsh"] for r in rows], "o-", color="C2", label="limit state, ours")
-    ax2.plot(
-        pd,
-        [r["paper_chsh"] for r in rows if r["paper_chsh"] != ""],
-        "x",
-        ms=11,
-        mew=2.2,
-        color="C3",
-        label="paper: from $\\eta_3..\\eta_8$, 2.8075 at d=20",
-    )
-    ax2.axhline(2 * 2**0.5, color="grey", ls=":", label="$2\\sqrt{2}$")
-    ax2.set_xlabel("local dimension d")
-    ax2.set_ylabel("maximal CHSH value (dimensionless)")
-    ax2.set_title("CHSH of the limit state vs d")
-    ax2.legend(fontsize=9)
-    for ax in (ax1, ax2):
-        ax.set_xticks(list(d))
-        ax.tick_params(labelsize=9)
-    fig.savefig(FIGURES / "fig6.png", dpi=120)
-    plt.close(fig)
+    plot(rows, FIGURES / "fig6.png")
     print(f"wrote {FIGURES}/fig6.png, fig6.csv")
 
 

@@ -12,20 +12,22 @@ Writes examples/figures/fig7.{png,csv}.
 
 from __future__ import annotations
 
-import csv
+import sys
 from fractions import Fraction
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import FIGURES, save, write_table
 
 from analysis.measures import negativity
 from trajectories.paper.one_step import limit_state, relaxed_negativity
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 GAMMA_MAX = 3.0
 POINTS = [Fraction(k, 8) for k in range(1, 25)]
 
@@ -39,21 +41,20 @@ def limit_points(d: int) -> list[tuple[Fraction, float, Fraction]]:
     return out
 
 
-def main() -> None:
-    """Evaluate E10 and the limit states, write the figure and CSV."""
-    FIGURES.mkdir(parents=True, exist_ok=True)
-    pts = {d: limit_points(d) for d in (3, 4)}
-    with open(FIGURES / "fig7.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["d", "gamma", "negativity_limit_state", "E10", "E10_printed_d3"])
-        for d, rows in pts.items():
-            for gam, n, e10 in rows:
-                printed = float((3 - gam) / (2 + 8 * gam)) if d == 3 else ""
-                w.writerow([d, float(gam), f"{n:.12g}", f"{float(e10):.12g}", printed])
+def csv_rows(
+    pts: dict[int, list[tuple[Fraction, float, Fraction]]],
+) -> list[list[object]]:
+    """Rows d, gamma, N(limit state), E10 and (d = 3) E10 as printed."""
+    out = []
     for d, rows in pts.items():
-        err = max(abs(n - float(e)) for _, n, e in rows)
-        print(f"d={d}: max |N(limit state) - E10| over {len(rows)} points = {err:.1e}")
+        for gam, n, e10 in rows:
+            printed = float((3 - gam) / (2 + 8 * gam)) if d == 3 else ""
+            out.append([d, float(gam), f"{n:.12g}", f"{float(e10):.12g}", printed])
+    return out
 
+
+def plot(pts: dict[int, list[tuple[Fraction, float, Fraction]]], path: Path) -> None:
+    """E10 (lines, printed d = 3 form dashed) and the exact limit states (circles)."""
     x = np.linspace(0, GAMMA_MAX, 400)
     fig, ax = plt.subplots(figsize=(8, 5.2), constrained_layout=True)
     for d, color in ((3, "C0"), (4, "C1")):
@@ -88,8 +89,19 @@ def main() -> None:
     ax.set_xlim(0, GAMMA_MAX)
     ax.set_ylim(0, 0.6)
     ax.legend(fontsize=9)
-    fig.savefig(FIGURES / "fig7.png", dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
+
+
+def main() -> None:
+    """Evaluate E10 and the limit states, write the figure and CSV."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    pts = {d: limit_points(d) for d in (3, 4)}
+    header = ["d", "gamma", "negativity_limit_state", "E10", "E10_printed_d3"]
+    write_table(FIGURES / "fig7.csv", header, csv_rows(pts))
+    for d, rows in pts.items():
+        err = max(abs(n - float(e)) for _, n, e in rows)
+        print(f"d={d}: max |N(limit state) - E10| over {len(rows)} points = {err:.1e}")
+    plot(pts, FIGURES / "fig7.png")
     print(f"wrote {FIGURES}/fig7.png, fig7.csv")
 
 

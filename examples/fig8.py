@@ -18,21 +18,23 @@ Writes examples/figures/fig8.{png,csv} and fig8_peak.csv (the T_B scan).
 
 from __future__ import annotations
 
-import csv
 import math
+import sys
 from dataclasses import replace
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent))  # for plotting.py
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from plotting import FIGURES, legend_of_twins, save, write_table
 from scipy.optimize import brentq
 
 from trajectories.paper.lindblad import CAPTION, VARIANTS, Variant, peak, point
 
-FIGURES = Path(__file__).resolve().parent / "figures"
 T_B = 0.3
 G3 = CAPTION["g"] / math.sqrt(2)
 T_A_GRID = np.logspace(math.log10(0.1), math.log10(50.0), 80)
@@ -58,47 +60,54 @@ def peak_scan() -> None:
     Also the largest N along T_A_GRID with p_suc >= 3% (the "N between 0.2 and 0.4
     with p_suc 3 and 5%" of the same paragraph of App. F).
     """
-    with open(FIGURES / "fig8_peak.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(
-            ["reading", "T_B", "T_A_at_max", "max_negativity", "p_suc", "N_at_3pct"]
-        )
-        for key in READINGS:
-            print(f"{key}: max over T_A of N, and p_suc there")
-            for tb in T_B_SCAN:
-                ta, n, p = peak(VARIANTS[key], tb)
-                N, P = curves(VARIANTS[key], tb)
-                n3 = float(N[P >= 0.03].max()) if (P >= 0.03).any() else 0.0
-                w.writerow([key, tb, f"{ta:.6g}", f"{n:.8g}", f"{p:.8g}", f"{n3:.6g}"])
-                print(
-                    f"  T_B={tb:<5} max N {n:.5f} at T_A={ta:.3f}, p_suc {100 * p:.3g}%"
-                    f" ({'<' if p < P_CLAIM else '>'} 0.1%); "
-                    f"largest N at p_suc >= 3%: {n3:.3f}"
-                )
-            tb = brentq(
-                lambda t, v=VARIANTS[key]: peak(v, t)[2] - P_CLAIM, 0.2, 0.3, xtol=1e-4
+    rows = []
+    for key in READINGS:
+        print(f"{key}: max over T_A of N, and p_suc there")
+        for tb in T_B_SCAN:
+            ta, n, p = peak(VARIANTS[key], tb)
+            N, P = curves(VARIANTS[key], tb)
+            n3 = float(N[P >= 0.03].max()) if (P >= 0.03).any() else 0.0
+            rows.append([key, tb, f"{ta:.6g}", f"{n:.8g}", f"{p:.8g}", f"{n3:.6g}"])
+            print(
+                f"  T_B={tb:<5} max N {n:.5f} at T_A={ta:.3f}, p_suc {100 * p:.3g}%"
+                f" ({'<' if p < P_CLAIM else '>'} 0.1%); "
+                f"largest N at p_suc >= 3%: {n3:.3f}"
             )
-            print(f"  p_suc at the maximum < 0.1% for T_B < {tb:.3f}")
+        tb = brentq(
+            lambda t, v=VARIANTS[key]: peak(v, t)[2] - P_CLAIM, 0.2, 0.3, xtol=1e-4
+        )
+        print(f"  p_suc at the maximum < 0.1% for T_B < {tb:.3f}")
+    header = ["reading", "T_B", "T_A_at_max", "max_negativity", "p_suc", "N_at_3pct"]
+    write_table(FIGURES / "fig8_peak.csv", header, rows)
 
 
-def main() -> None:
-    """Compute the curves, print the comparison, write the figure and CSVs."""
-    FIGURES.mkdir(parents=True, exist_ok=True)
+Curves = dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]
+"""(reading, interaction "eq3" or "A1") -> (negativity, p_suc) along T_A_GRID."""
+
+
+def compute() -> Curves:
+    """The curves of both readings with the interactions of Eq. 3 and Eq. A1."""
     data = {}
     for key in READINGS:
         data[(key, "eq3")] = curves(VARIANTS[key])
         data[(key, "A1")] = curves(with_a1(VARIANTS[key]))
-    with open(FIGURES / "fig8.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(
-            ["reading", "interaction", "T_A", "T_B", "g3", "negativity", "p_suc"]
-        )
-        for (key, inter), (N, P) in data.items():
-            g3 = G3 if inter == "A1" else 0.0
-            for ta, n, p in zip(T_A_GRID, N, P, strict=True):
-                w.writerow(
-                    [key, inter, f"{ta:.6g}", T_B, f"{g3:.6g}", f"{n:.8g}", f"{p:.8g}"]
-                )
+    return data
+
+
+def curve_rows(data: Curves) -> list[list[object]]:
+    """The rows of fig8.csv: one per reading, interaction and T_A."""
+    rows = []
+    for (key, inter), (N, P) in data.items():
+        g3 = G3 if inter == "A1" else 0.0
+        for ta, n, p in zip(T_A_GRID, N, P, strict=True):
+            rows.append(
+                [key, inter, f"{ta:.6g}", T_B, f"{g3:.6g}", f"{n:.8g}", f"{p:.8g}"]
+            )
+    return rows
+
+
+def print_comparison(data: Curves) -> None:
+    """Per reading: the maximum of N and how far Eq. A1 moves N and p_suc."""
     for key in READINGS:
         N3, P3 = data[(key, "eq3")]
         N1, P1 = data[(key, "A1")]
@@ -112,6 +121,9 @@ def main() -> None:
             f"p_suc {P3[-1]:.4f} (A1 {P1[-1]:.4f})"
         )
 
+
+def plot(data: Curves, path: Path) -> None:
+    """One panel per reading: N (left axis) and p_suc (right axis) against T_A."""
     fig, axes = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
     for ax, key in zip(axes, READINGS, strict=True):
         N3, P3 = data[(key, "eq3")]
@@ -136,17 +148,24 @@ def main() -> None:
         )
         ax2.set_ylabel("success probability $p_{suc}$ (%)", color="C3")
         ax2.set_ylim(0, None)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, fontsize=9, loc="upper left")
+        legend_of_twins(ax, ax2, fontsize=9, loc="upper left")
         ax.set_title(f"{READINGS[key]}, $T_B$={T_B}", fontsize=11)
     fig.suptitle(
         "Fig. 8: negativity and $p_{suc}$ vs $T_A$ (Lindblad model, "
         "Fig. 5(b) parameters)",
         fontsize=12,
     )
-    fig.savefig(FIGURES / "fig8.png", dpi=120)
-    plt.close(fig)
+    save(fig, path, dpi=120)
+
+
+def main() -> None:
+    """Compute the curves, print the comparison, write the figure and CSVs."""
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    data = compute()
+    header = ["reading", "interaction", "T_A", "T_B", "g3", "negativity", "p_suc"]
+    write_table(FIGURES / "fig8.csv", header, curve_rows(data))
+    print_comparison(data)
+    plot(data, FIGURES / "fig8.png")
     peak_scan()
     print(f"wrote {FIGURES}/fig8.png, fig8.csv, fig8_peak.csv")
 

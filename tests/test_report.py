@@ -13,6 +13,7 @@ import pytest
 from matplotlib.image import imread
 
 from analysis import report as rp
+from analysis.sweep_plot import sweep_figure
 from analysis.waiting_times import first_success_attempts
 from trajectories.exact.protocol import attempts_pmf, round_success_probability
 from trajectories.pipeline import report
@@ -259,5 +260,5 @@ def test_sweep_figure_accepts_curves() -> None:
     curves = pd.DataFrame(
         {"x": np.linspace(1, 2, 5), "p_suc": np.linspace(0.1, 0.2, 5)}
     )
-    fig = rp.sweep_figure(summary, "x", ["p_suc", "negativity"], curves=curves)
+    fig = sweep_figure(summary, "x", ["p_suc", "negativity"], curves=curves)
     assert len([ax for ax in fig.axes if ax.get_visible()]) == 1

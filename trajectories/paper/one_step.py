@@ -207,57 +207,18 @@ def limit_state(
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 3:
         raise ValueError(f"d={d!r} must be an integer >= 3")
     d = int(d)
-    if exact:
-        one, gam, dtype = Fraction(1), Fraction(gamma), object
-    else:
-        one, gam, dtype = 1.0, float(gamma), float
+    one, gam = (Fraction(1), Fraction(gamma)) if exact else (1.0, float(gamma))
     if not gam > 0:
         raise ValueError(f"gamma={gamma} must be > 0 (gamma = 0 cuts c_0 off)")
-    n_star = order = 2 * (d - 2)
-    zero = one * 0
-
-    # chain resolvent: Y[l] = A(eps)^{-1} E_ll, order by order; keep populations K_n and
-    # the {c_0, c_1} block (Y_00, Y_11, Y_01) of every source l
-    Y = np.full((d, d, d), zero, dtype=dtype)
-    for k in range(d):
-        Y[k, k, k] = one
-    Y = _solve_A0(Y, gam)
-    K, blk = [], []
-    for n in range(order + 2):
-        if n > 0:
-            Y = -_solve_A0(_apply_A1(Y), gam)
-        K.append(np.array([[Y[src, k, k] for src in range(d)] for k in range(d)]))
-        blk.append(np.array([Y[:, 0, 0], Y[:, 1, 1], Y[:, 0, 1]]))
-    eye = np.full((d, d), zero, dtype=dtype)
-    for k in range(d):
-        eye[k, k] = one
-    T = [K[n] - (-1) ** n * eye for n in range(order + 2)]
-    if any(T[n][d - 1, k] != 0 for n in (0, 1) for k in range(d)):
-        raise RuntimeError("row d-1 of T is not O(eps^2); the series does not apply")
-    U = [T[n + 1][d - 1] for n in range(order + 1)]
-
-    e = np.full(d, zero, dtype=dtype)
-    e[d - 1] = one
-    x = []
-    for n in range(order + 1):
-        r = e / d if n <= 1 else np.full(d, zero, dtype=dtype)
-        for m in range(1, n + 1):
-            MT = np.outer(e, U[m] + U[m - 1]) + T[m - 1] / d
-            if m >= 2:
-                MT = MT + T[m - 2] / d
-            r = r + MT @ x[n - m]
-        x.append(r)
-
-    def coefficient(n: int) -> tuple[list[Number], Number]:
-        yb = sum(blk[m] @ x[n - m] for m in range(n + 1))
-        delta = sum(T[m] @ x[n - 1 - m] for m in range(n)) if n > 0 else [zero] * 2
-        return [delta[1] / d, yb[0], yb[1], delta[0] / d], yb[2]
-
+    n_star = 2 * (d - 2)
+    K, blk = _chain_series(d, gam, one, n_star + 2)
+    T = _t_series(K, one)
+    x = _source_series(T, one, n_star + 1)
     for n in range(n_star):
-        pops, coh = coefficient(n)
+        pops, coh = _filtered_block(blk, T, x, n, one)
         if any(p != 0 for p in pops) or coh != 0:
             raise RuntimeError(f"the filtered block is nonzero at order {n} < {n_star}")
-    pops, coh = coefficient(n_star)
+    pops, coh = _filtered_block(blk, T, x, n_star, one)
     p_suc = sum(pops)
     if not p_suc > 0:
         raise RuntimeError(f"p_suc vanishes at order {n_star}")
@@ -269,6 +230,73 @@ def limit_state(
         order=n_star,
         p_suc_coefficient=p_suc,
     )
+
+
+def _zeros(shape: int | tuple[int, ...], one: Number) -> NDArray:
+    """Zeros in the arithmetic of ``one``: float64, or Fractions in an object array."""
+    dtype = object if isinstance(one, Fraction) else float
+    return np.full(shape, one * 0, dtype=dtype)
+
+
+def _chain_series(
+    d: int, gam: Number, one: Number, orders: int
+) -> tuple[list[NDArray], list[NDArray]]:
+    """Orders 0..orders-1 of the chain resolvent Y[l] = A(eps)^{-1} E_ll.
+
+    Returns the populations K_n (row k, column source l) and the {c_0, c_1} block
+    (rows Y_00, Y_11, Y_01; column source l) of every order.
+    """
+    Y = _zeros((d, d, d), one)
+    for k in range(d):
+        Y[k, k, k] = one
+    Y = _solve_A0(Y, gam)
+    K, blk = [], []
+    for n in range(orders):
+        if n > 0:
+            Y = -_solve_A0(_apply_A1(Y), gam)
+        K.append(np.array([[Y[src, k, k] for src in range(d)] for k in range(d)]))
+        blk.append(np.array([Y[:, 0, 0], Y[:, 1, 1], Y[:, 0, 1]]))
+    return K, blk
+
+
+def _t_series(K: list[NDArray], one: Number) -> list[NDArray]:
+    """The orders of T = K - 1/s (s = 1 + eps), checking that row d-1 is O(eps^2)."""
+    d = K[0].shape[0]
+    eye = _zeros((d, d), one)
+    for k in range(d):
+        eye[k, k] = one
+    T = [K[n] - (-1) ** n * eye for n in range(len(K))]
+    if any(T[n][d - 1, k] != 0 for n in (0, 1) for k in range(d)):
+        raise RuntimeError("row d-1 of T is not O(eps^2); the series does not apply")
+    return T
+
+
+def _source_series(T: list[NDArray], one: Number, orders: int) -> list[NDArray]:
+    """Orders 0..orders-1 of x in (1 - M T) x = (s/d) e_{d-1}, by forward recursion."""
+    d = T[0].shape[0]
+    U = [T[n + 1][d - 1] for n in range(orders)]
+    e = _zeros(d, one)
+    e[d - 1] = one
+    x = []
+    for n in range(orders):
+        r = e / d if n <= 1 else _zeros(d, one)
+        for m in range(1, n + 1):
+            MT = np.outer(e, U[m] + U[m - 1]) + T[m - 1] / d
+            if m >= 2:
+                MT = MT + T[m - 2] / d
+            r = r + MT @ x[n - m]
+        x.append(r)
+    return x
+
+
+def _filtered_block(
+    blk: list[NDArray], T: list[NDArray], x: list[NDArray], n: int, one: Number
+) -> tuple[list[Number], Number]:
+    """Order n of the filtered block: its four populations and the coherence Y_01."""
+    d = T[0].shape[0]
+    yb = sum(blk[m] @ x[n - m] for m in range(n + 1))
+    delta = sum(T[m] @ x[n - 1 - m] for m in range(n)) if n > 0 else [one * 0] * 2
+    return [delta[1] / d, yb[0], yb[1], delta[0] / d], yb[2]
 
 
 def heralded_limit(
@@ -298,32 +326,8 @@ def heralded_limit(
     pops = np.isin(support, diagonal_indices(D))
     A0 = L0[support][:, support].toarray()
     A1 = L1[support][:, support].toarray()
-    n = support.size
     with mpmath.workdps(dps):
-        e = mpmath.mpf(eps)
-
-        def mpc(z: complex) -> mpmath.mpc:
-            return mpmath.mpc(float(z.real), float(z.imag))
-
-        for j in range(n):
-            if mpmath.fsum(mpc(A0[i, j]) for i in np.flatnonzero(pops)) != 0:
-                raise ValueError(
-                    "the Liouvillian at x = 0 is not exactly trace preserving in "
-                    "floating point; use exact rates (e.g. 1.0)"
-                )
-        M = mpmath.matrix(n, n)
-        rows, cols = np.nonzero(A0 != 0)
-        for i, j in zip(rows, cols, strict=True):
-            M[i, j] = mpc(A0[i, j])
-        rows, cols = np.nonzero(A1 != 0)
-        for i, j in zip(rows, cols, strict=True):
-            M[i, j] += e * mpc(A1[i, j])
-        r = int(np.flatnonzero(pops)[0])
-        for j in range(n):
-            M[r, j] = 1 if pops[j] else 0
-        b = mpmath.matrix(n, 1)
-        b[r] = 1
-        sol = mpmath.lu_solve(M, b)
+        sol = _steady_solve(A0, A1, pops, mpmath.mpf(eps))
         value = dict(zip(support.tolist(), sol, strict=True))
         V = m0.machine.filter.isometry()
         keep = [int(np.flatnonzero(np.abs(col) > 0.5)[0]) for col in V.T]
@@ -331,3 +335,40 @@ def heralded_limit(
         p_suc = mpmath.re(mpmath.fsum(sub[a][a] for a in range(len(keep))))
         rho = np.array([[complex(z / p_suc) for z in row] for row in sub])
     return rho, p_suc
+
+
+def _mpc(z: complex) -> mpmath.mpc:
+    return mpmath.mpc(float(z.real), float(z.imag))
+
+
+def _steady_solve(
+    A0: NDArray[np.complex128],
+    A1: NDArray[np.complex128],
+    pops: NDArray[np.bool_],
+    e: mpmath.mpf,
+) -> mpmath.matrix:
+    """The state with (A0 + e A1) rho = 0 and unit trace, at the working precision.
+
+    The first population row is replaced by the trace; ``pops`` marks the
+    populations. A0 must preserve the trace exactly in floating point.
+    """
+    n = pops.size
+    for j in range(n):
+        if mpmath.fsum(_mpc(A0[i, j]) for i in np.flatnonzero(pops)) != 0:
+            raise ValueError(
+                "the Liouvillian at x = 0 is not exactly trace preserving in "
+                "floating point; use exact rates (e.g. 1.0)"
+            )
+    M = mpmath.matrix(n, n)
+    rows, cols = np.nonzero(A0 != 0)
+    for i, j in zip(rows, cols, strict=True):
+        M[i, j] = _mpc(A0[i, j])
+    rows, cols = np.nonzero(A1 != 0)
+    for i, j in zip(rows, cols, strict=True):
+        M[i, j] += e * _mpc(A1[i, j])
+    r = int(np.flatnonzero(pops)[0])
+    for j in range(n):
+        M[r, j] = 1 if pops[j] else 0
+    b = mpmath.matrix(n, 1)
+    b[r] = 1
+    return mpmath.lu_solve(M, b)

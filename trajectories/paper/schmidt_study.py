@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -46,6 +47,13 @@ P_B = 1e-2
 
 FIT_MUS = tuple(np.geomspace(1e-7, 1e-4, 7))
 """Default mu grid of ``deficit_scaling``: 1 - F is accurate to ~1e-9 relative here."""
+
+
+class SolveOptions(TypedDict, total=False):
+    """Keyword options of ``heralded_state`` passed on by ``fidelity_deficit``."""
+
+    p_B: float
+    method: str
 
 
 def _lambdas(lambdas: ArrayLike) -> NDArray[np.float64]:
@@ -90,12 +98,13 @@ def fidelity_deficit(
     lambdas: ArrayLike,
     mu: float,
     g_over_pB: float = 1.0,
-    *,
-    p_B: float = P_B,
-    method: str = "reduced",
+    **options: Unpack[SolveOptions],
 ) -> float:
-    """Exact 1 - F of the heralded state to the Schmidt target (App. D, Eqs. D4-D5)."""
-    rho, target, _ = heralded_state(lambdas, mu, g_over_pB, p_B=p_B, method=method)
+    """Exact 1 - F of the heralded state to the Schmidt target (App. D, Eqs. D4-D5).
+
+    ``options``: ``p_B`` and ``method`` of ``heralded_state``.
+    """
+    rho, target, _ = heralded_state(lambdas, mu, g_over_pB, **options)
     return 1.0 - fidelity(rho, target)
 
 
