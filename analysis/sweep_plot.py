@@ -34,7 +34,7 @@ SWEEP_LABELS: dict[str, str] = {
 """Axis labels of the summary quantities plotted against a swept parameter."""
 
 
-def _numeric(values: Sequence[Any]) -> bool:
+def all_numeric(values: Sequence[Any]) -> bool:
     return all(
         isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
         for v in values
@@ -98,7 +98,7 @@ def sweep_figure(
 
 def _category_codes(x_all: list[Any]) -> dict[str, int] | None:
     """None for numeric values; else a code 0, 1, ... per distinct text, in order."""
-    if _numeric(x_all):
+    if all_numeric(x_all):
         return None
     return {v: i for i, v in enumerate(dict.fromkeys(map(str, x_all)))}
 

@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from analysis import figures as fg
 from analysis import report as rp
+from analysis import sweep_plot
 from analysis.heralding_stats import post_selected_state, ratio_groups
 from analysis.waiting_times import any_success_probability
 from trajectories.exact.protocol import attempts_pmf, round_success_probability
@@ -171,14 +173,14 @@ def _point_section(
     where = f" ({label})" if label else ""
     files = {}
 
-    fig = rp.density_matrix_figure(
+    fig = fg.density_matrix_figure(
         rho_est,
         exact.rho_post,
         rho_se,
         dims,
         title=f"post-selected state ρ' in the filtered basis{where}",
     )
-    files["density"] = rp.save_figure(fig, fig_dir / f"{stem}_density.png")
+    files["density"] = fg.save_figure(fig, fig_dir / f"{stem}_density.png")
 
     names = [
         "p_suc",
@@ -197,20 +199,20 @@ def _point_section(
             for q in names
         ]
     )
-    fig = rp.measures_figure(table, title=f"estimates against exact values{where}")
-    files["measures"] = rp.save_figure(fig, fig_dir / f"{stem}_measures.png")
+    fig = fg.measures_figure(table, title=f"estimates against exact values{where}")
+    files["measures"] = fg.save_figure(fig, fig_dir / f"{stem}_measures.png")
 
     wt = rp.waiting_time_table(k, law.pmf, law.tail, exact.p_suc)
-    fig = rp.waiting_time_figure(
+    fig = fg.waiting_time_figure(
         wt, T, exact.p_suc, title=f"attempts until the first success{where}"
     )
-    files["waiting"] = rp.save_figure(fig, fig_dir / f"{stem}_waiting.png")
+    files["waiting"] = fg.save_figure(fig, fig_dir / f"{stem}_waiting.png")
 
     banks = rp.bank_success_table(k == 1, p1, rp.bank_sizes(k.size, configured=n_bank))
-    fig = rp.bank_success_figure(
+    fig = fg.bank_success_figure(
         banks, p1, n_bank, title=f"first-round success of a bank{where}"
     )
-    files["banks"] = rp.save_figure(fig, fig_dir / f"{stem}_banks.png")
+    files["banks"] = fg.save_figure(fig, fig_dir / f"{stem}_banks.png")
 
     rel = {key: f"{FIGURE_DIR}/{path.name}" for key, path in files.items()}
     head = f"## Grid point {p}: {label}" if label else "## Results"
@@ -307,7 +309,7 @@ def _exact_row(point: RunConfig) -> dict[str, float]:
 
 def _fine_grid(values: list[Any]) -> list[Any] | None:
     """A finer grid spanning numeric sweep values (None if they are not numbers)."""
-    if not rp._numeric(values) or len(set(values)) < 2:
+    if not sweep_plot.all_numeric(values) or len(set(values)) < 2:
         return None
     lo, hi = float(min(values)), float(max(values))
     if all(isinstance(v, (int, np.integer)) for v in values):
@@ -361,7 +363,7 @@ def _sweep_section(
                 records.append(rec)
         curves = pd.DataFrame(records) if records else None
     name = param.split(".")[1]
-    fig = rp.sweep_figure(
+    fig = sweep_plot.sweep_figure(
         summary,
         x_col,
         SWEEP_QUANTITIES,
@@ -369,7 +371,7 @@ def _sweep_section(
         series=series,
         param_label=f"{param} {UNITS.get(name, '')}".strip(),
     )
-    path = rp.save_figure(fig, fig_dir / "sweep.png")
+    path = fg.save_figure(fig, fig_dir / "sweep.png")
     cols = [x_col, *(f"sweep.{o}" for o in others)]
     table_rows = []
     for r in rows:
