@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 
 from trajectories.heralding.protocol import run_heralding
-from trajectories.pipeline.config import RunConfig, validate
+from trajectories.pipeline.config import RunConfig
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Batch:
 
 def plan(config: RunConfig) -> list[Batch]:
     """All batches of all grid points, in a fixed order."""
-    n, size = config.sampling["n_traj"], config.sampling["batch_size"]
+    n, size = config.sampling.n_traj, config.sampling.batch_size
     out = []
     for p in range(len(config.points())):
         for b, start in enumerate(range(0, n, size)):
@@ -56,7 +57,7 @@ def batch_rng(seed: int, batch: Batch, sweep: bool = False) -> np.random.Generat
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
 
 
-def run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
+def run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.DataFrame]:
     """Simulate one batch: its attempts table and its per-machine runs table.
 
     BLAS runs on one thread: threaded linear algebra (eigenvectors of degenerate
@@ -64,22 +65,20 @@ def run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFra
     counts, and the records must not depend on where a batch runs.
     """
     with threadpool_limits(limits=1):
-        return _run_batch(config_data, batch)
+        return _run_batch(point, batch, sweep)
 
 
-def _run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFrame]:
-    config = validate(config_data)
-    point = config.points()[batch.point]
+def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.DataFrame]:
     model = point.build_model()
     proto = point.protocol
     run = run_heralding(
         model,
         n_traj=batch.size,
-        rng=batch_rng(point.sampling["seed"], batch, sweep=bool(config.sweep)),
-        attempt_period=proto["attempt_period"],
-        n_attempts=proto["attempts"],
-        restart=proto["restart"],
-        n_machines=proto["machines"],
+        rng=batch_rng(point.sampling.seed, batch, sweep=sweep),
+        attempt_period=proto.attempt_period,
+        n_attempts=proto.attempts,
+        restart=proto.restart,
+        n_machines=proto.machines,
     )
     attempts = run.attempts_table()
     runs = run.runs_table()
@@ -87,7 +86,7 @@ def _run_batch(config_data: dict[str, Any], batch: Batch) -> dict[str, pd.DataFr
         table["trajectory"] += batch.start
         table.insert(0, "batch", batch.index)
         table.insert(0, "point", batch.point)
-    attempts["bank"] = attempts["trajectory"] // proto["machines"]
+    attempts["bank"] = attempts["trajectory"] // proto.machines
     return {"attempts": attempts, "runs": runs}
 
 
@@ -100,15 +99,12 @@ def execute(
     scheduler: str | None = None,
 ) -> Iterator[tuple[Batch, dict[str, pd.DataFrame]]]:
     """Run batches, yielding (batch, records) as each one finishes."""
+    points, sweep = config.points(), bool(config.sweep)
     if n_jobs == 1 and backend == "loky":
-        data = config.to_dict()
         for b in batches:
-            yield b, run_batch(data, b)
+            yield b, run_batch(points[b.point], b, sweep)
         return
-    from joblib import Parallel, delayed, parallel_config
-
-    data = config.to_dict()
-    tasks = (delayed(_tagged)(data, b) for b in batches)
+    tasks = (delayed(_tagged)(points[b.point], b, sweep) for b in batches)
     if backend == "dask":
         client = _dask_client(scheduler)
         try:
@@ -125,9 +121,9 @@ def execute(
 
 
 def _tagged(
-    data: dict[str, Any], batch: Batch
+    point: RunConfig, batch: Batch, sweep: bool
 ) -> tuple[Batch, dict[str, pd.DataFrame]]:
-    return batch, run_batch(data, batch)
+    return batch, run_batch(point, batch, sweep)
 
 
 def _dask_client(scheduler: str | None) -> Any:

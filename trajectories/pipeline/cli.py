@@ -19,9 +19,10 @@ from trajectories.pipeline.batches import execute, plan
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
-    check_can_succeed,
     load_config,
 )
+from trajectories.pipeline.preflight import check_can_succeed
+from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
@@ -151,10 +152,11 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    rows = summarize(config, rundir)
+    records = read_records(config, rundir)
+    rows = summarize(config, records)
     rundir.finish(rows)
     if not args.no_report:
-        write_report(out)
+        write_report(out, records)
     if not args.quiet:
         print(format_summary(rows, out))
     for note in resolution_notes(rows):

@@ -10,28 +10,30 @@ Sections and keys (``README.md`` documents them with examples):
     [sampling]  n_traj, batch_size, seed
     [sweep]     "section.key" = [values, ...]: a grid, one summary row per point
 
-Every error is a ``ConfigError`` naming the key, its value and the allowed range.
-``check_can_succeed`` also refuses, before any work, a config whose filter can never
-succeed (p_suc = 0 in the exact steady state) or whose steady state is not unique.
+Every error is a ``ConfigError`` naming the key, its value and the allowed range
+(``schema``); ``preflight.check_can_succeed`` also refuses, before any work, a config
+whose filter can never succeed or whose steady state is not unique.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-import math
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from trajectories.exact.states import NonUniqueSteadyStateError, steady_state
+from trajectories.pipeline.schema import (
+    MACHINE_KEYS,
+    MODEL_KEYS,
+    SCHEMA,
+    ConfigError,
+)
 from trajectories.system import machines as presets
-from trajectories.system.baths import parse_temperature
 from trajectories.system.filters import Filter
 from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
@@ -58,144 +60,69 @@ def preset_text(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
-class ConfigError(ValueError):
-    """A bad configuration: the message names the key, its value and the valid range."""
+@dataclass(frozen=True)
+class ProtocolSettings:
+    """[protocol]: filter every ``attempt_period``, ``attempts`` times, in banks of
+    ``machines``; restart after a pair from ``restart``."""
+
+    attempt_period: float
+    attempts: int
+    machines: int = 1
+    restart: str = "thermal"
 
 
-def _number(
-    lo: float = -math.inf,
-    hi: float = math.inf,
-    *,
-    lo_open: bool = False,
-    integer: bool = False,
-) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        kind = "an integer" if integer else "a number"
-        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok_type:
-            raise ConfigError(f"{key}={value!r} must be {kind}")
-        low_ok = value > lo if lo_open else value >= lo
-        if not (math.isfinite(value) and low_ok and value <= hi):
-            bracket = "(" if lo_open else "["
-            raise ConfigError(f"{key}={value!r} is out of range {bracket}{lo}, {hi}]")
-        return value
+@dataclass(frozen=True)
+class SamplingSettings:
+    """[sampling]: ``n_traj`` machines in batches of ``batch_size``, seed ``seed``."""
 
-    return check
-
-
-def _choice(*options: str) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> Any:
-        if value not in options:
-            raise ConfigError(f"{key}={value!r} must be one of {', '.join(options)}")
-        return value
-
-    return check
-
-
-def _temperature(key: str, value: Any) -> float | str:
-    """Validate a temperature; keep it as written (JSON has no inf or -0)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{key}={value!r} must be a number >= 0, 'inf' or '-0'")
-    try:
-        T = parse_temperature(value, key)
-    except ValueError as err:
-        raise ConfigError(str(err)) from None
-    return value if isinstance(value, str) or math.isfinite(T) else "inf"
-
-
-def _list_of(item: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
-    def check(key: str, value: Any) -> list:
-        if not isinstance(value, list) or not value:
-            raise ConfigError(f"{key}={value!r} must be a non-empty list")
-        return [item(f"{key}[{i}]", v) for i, v in enumerate(value)]
-
-    return check
-
-
-RATE = _number(0.0)
-SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
-    "machine": {
-        "kind": _choice(*presets.PRESETS),
-        "d": _number(2, 64, integer=True),
-        "g": RATE,
-        "theta": _number(-10.0, 10.0),
-        "eps": _number(0.0, lo_open=True),
-        "gaps": _list_of(_number(0.0, lo_open=True)),
-        "couplings": _list_of(RATE),
-        "g3": RATE,
-        "lambdas": _list_of(_number(0.0, 1.0)),
-        "g1": RATE,
-        "g2": RATE,
-        "keep": _choice("upper", "lower"),
-    },
-    "baths": {
-        "model": _choice("reset", "lindblad"),
-        "T_A": _temperature,
-        "T_B": _temperature,
-        "p_A": RATE,
-        "p_B": RATE,
-        "Gamma_A": RATE,
-        "Gamma_B": RATE,
-        "dephasing": RATE,
-    },
-    "filter": {
-        "levels_A": _list_of(_number(0, 63, integer=True)),
-        "levels_B": _list_of(_number(0, 63, integer=True)),
-    },
-    "protocol": {
-        "attempt_period": _number(0.0, lo_open=True),
-        "attempts": _number(1, 10**6, integer=True),
-        "machines": _number(1, 10**6, integer=True),
-        "restart": _choice("thermal", "steady"),
-    },
-    "sampling": {
-        "n_traj": _number(1, 10**10, integer=True),
-        "batch_size": _number(1, 10**7, integer=True),
-        "seed": _number(0, 2**63 - 1, integer=True),
-    },
-}
-MACHINE_KEYS = {
-    "qutrit": {"g", "theta", "eps", "g3"},
-    "qudit": {"d", "g", "couplings", "gaps", "eps", "g3"},
-    "schmidt": {"lambdas", "g", "gaps"},
-    "one-step": {"d", "g", "g1", "couplings"},
-    "qubit-qubit": {"g"},
-    "qubit-qutrit": {"g1", "g2", "keep"},
-}
-MODEL_KEYS = {"reset": {"p_A", "p_B"}, "lindblad": {"Gamma_A", "Gamma_B", "dephasing"}}
+    n_traj: int
+    batch_size: int
+    seed: int
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A validated configuration: plain section dicts plus the sweep grid."""
+    """A validated configuration: the machine, bath and filter keys (as given to
+    their builders), typed protocol and sampling settings, and the sweep grid.
+
+    Validated once (``validate``); the grid points are validated with it and the
+    batches receive them as they are."""
 
     machine: dict[str, Any]
     baths: dict[str, Any]
     filter: dict[str, Any]
-    protocol: dict[str, Any]
-    sampling: dict[str, Any]
+    protocol: ProtocolSettings
+    sampling: SamplingSettings
     sweep: dict[str, list[Any]]
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data (for manifests)."""
         return copy.deepcopy(
             {
-                name: getattr(self, name)
-                for name in (
-                    "machine",
-                    "baths",
-                    "filter",
-                    "protocol",
-                    "sampling",
-                    "sweep",
-                )
+                "machine": self.machine,
+                "baths": self.baths,
+                "filter": self.filter,
+                "protocol": asdict(self.protocol),
+                "sampling": asdict(self.sampling),
+                "sweep": self.sweep,
             }
         )
 
+    def value(self, key: str) -> Any:
+        """The setting ``section.key``."""
+        section, name = key.split(".")
+        part = getattr(self, section)
+        return part[name] if isinstance(part, dict) else getattr(part, name)
+
     def points(self) -> list[RunConfig]:
         """One configuration per point of the sweep grid (itself if no sweep)."""
+        return list(self.grid)
+
+    @cached_property
+    def grid(self) -> tuple[RunConfig, ...]:
+        """The grid points, each validated once."""
         if not self.sweep:
-            return [self]
+            return (self,)
         keys = list(self.sweep)
         out = []
         for values in itertools.product(*(self.sweep[k] for k in keys)):
@@ -205,7 +132,7 @@ class RunConfig:
                 section, name = key.split(".")
                 data[section][name] = value
             out.append(validate(data))
-        return out
+        return tuple(out)
 
     def build_model(self) -> OpenSystem:
         """The machine, its filter and the bath model described by this config."""
@@ -312,7 +239,14 @@ def validate(data: Mapping[str, Any]) -> RunConfig:
                 f"protocol.machines={machines} (banks are never split)"
             )
     sweep = _check_sweep(data.get("sweep", {}))
-    return RunConfig(sweep=sweep, **sections)
+    return RunConfig(
+        machine=sections["machine"],
+        baths=sections["baths"],
+        filter=sections["filter"],
+        protocol=ProtocolSettings(**sections["protocol"]),
+        sampling=SamplingSettings(**sampling),
+        sweep=sweep,
+    )
 
 
 def _check_sweep(data: Any) -> dict[str, list[Any]]:
@@ -376,86 +310,3 @@ def load_config(
 
 
 # ------------------------------------------------------------ runs that cannot succeed
-
-PROBE_VALUES: dict[tuple[str, str], float] = {
-    ("machine", "g"): 0.01,
-    ("machine", "g1"): 0.01,
-    ("machine", "g2"): 0.01,
-    ("machine", "g3"): 0.01,
-    ("baths", "T_A"): 1.0,
-    ("baths", "T_B"): 1.0,
-    ("baths", "p_A"): 1e-3,
-    ("baths", "p_B"): 1e-3,
-    ("baths", "Gamma_A"): 1e-3,
-    ("baths", "Gamma_B"): 1e-3,
-}
-"""Generic nonzero values tried in place of keys set to 0 (``check_can_succeed``)."""
-
-
-def check_can_succeed(config: RunConfig) -> None:
-    """Refuse a config whose runs can only fail, before any work is done.
-
-    Every grid point's model must build, and its exact steady state must be unique
-    with p_suc = Tr[(Pi_A (x) Pi_B) rho] > 0 (Eq. 5). Otherwise the ConfigError names
-    the keys set to 0 (couplings, rates, temperatures) any one of which, made
-    nonzero, removes the problem (all of them if none does alone).
-    """
-    for i, point in enumerate(config.points()):
-        problem = _failure(point)
-        if problem is not None:
-            where = f" (sweep point {i})" if config.sweep else ""
-            raise ConfigError(f"{_responsible_keys(point)}{where}: {problem}")
-
-
-def _failure(point: RunConfig) -> str | None:
-    """Why every run of ``point`` must fail, or None if runs can succeed."""
-    model = point.build_model()
-    try:
-        rho = steady_state(model)
-    except NonUniqueSteadyStateError:
-        return (
-            "the steady state is not unique (the dynamics is not ergodic), so "
-            "p_suc is undefined"
-        )
-    P = model.machine.filter.success_projector()
-    if not np.real(np.trace(P @ rho)) > 0:
-        return "the filter can never succeed (p_suc = 0 in the exact steady state)"
-    return None
-
-
-def _zero_keys(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(section, key, probe value) of the keys set to 0 that can be made nonzero."""
-    out = []
-    for section, key in PROBE_VALUES:
-        value = data[section].get(key)
-        if value is None:
-            continue
-        zero = parse_temperature(value) == 0 if key.startswith("T_") else value == 0
-        if zero:
-            out.append((section, key, PROBE_VALUES[section, key]))
-    couplings = data["machine"].get("couplings")
-    if couplings and 0 in couplings:
-        out.append(("machine", "couplings", [c or 0.01 for c in couplings]))
-    return out
-
-
-def _responsible_keys(point: RunConfig) -> str:
-    """The zero keys any one of which, changed alone, lets runs succeed."""
-    data = point.to_dict()
-    zeros = _zero_keys(data)
-    fixes = [z for z in zeros if _fixed_by(data, *z)]
-    named = [f"{s}.{k}={data[s][k]!r}" for s, k, _ in fixes or zeros]
-    if not named:
-        named = [f"machine.kind={data['machine']['kind']!r}"]
-        named += [f"filter.{k}={v!r}" for k, v in data["filter"].items()]
-    return ", ".join(named)
-
-
-def _fixed_by(data: dict[str, Any], section: str, key: str, value: Any) -> bool:
-    """Whether setting ``section.key = value`` alone lets runs succeed."""
-    changed = copy.deepcopy(data)
-    changed[section][key] = value
-    try:
-        return _failure(validate(changed)) is None
-    except ValueError:
-        return False

@@ -112,7 +112,7 @@ class RunDirectory:
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         manifest = {
             "config": data,
-            "seed": config.sampling["seed"],
+            "seed": config.sampling.seed,
             "versions": _versions(),
             "started": _now(),
             "finished": None,

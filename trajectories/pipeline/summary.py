@@ -13,13 +13,10 @@ fraction next to the exact P(K > attempts)).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
 
 from analysis.estimators import (
     COUNT_MIN,
@@ -27,8 +24,8 @@ from analysis.estimators import (
     count_mean_estimate,
     mean_estimate,
 )
-from analysis.heralding_stats import quality_table, ratio_groups
-from analysis.waiting_times import any_success_probability, first_success_attempts
+from analysis.heralding_stats import quality_table
+from analysis.waiting_times import any_success_probability
 from trajectories.exact.protocol import attempts_pmf
 from trajectories.exact.states import herald, steady_state
 from trajectories.heralding.measures import (
@@ -37,7 +34,7 @@ from trajectories.heralding.measures import (
     post_selected_measures,
 )
 from trajectories.pipeline.config import RunConfig
-from trajectories.pipeline.rundir import RunDirectory
+from trajectories.pipeline.records import PointRecords
 
 
 def _put(row: dict, key: str, est: dict[str, Any]) -> None:
@@ -62,43 +59,12 @@ def _exact_se(
     return ResolvedEstimate(value, se, count, ok, reason).row(exact)
 
 
-class _PointSums:
-    """Running sums over the batches of one grid point (memory: one batch)."""
-
-    def __init__(self, n_total: int, attempts: int) -> None:
-        self.n_total, self.attempts = n_total, attempts
-        self.p = {"born": np.zeros(2), "sampled": np.zeros(2)}
-        self.groups: NDArray | None = None
-        self.K: list[NDArray] = []
-        self.banks = np.zeros(2)
-
-    def add(self, attempts: pd.DataFrame, runs: pd.DataFrame) -> None:
-        for name, col in (("born", "first_born"), ("sampled", "first_success")):
-            x = runs[col].to_numpy(dtype=float)
-            self.p[name] += (x.sum(), (x**2).sum())
-        g = ratio_groups(runs, n_total=self.n_total)
-        self.groups = g if self.groups is None else self.groups + g
-        flags = attempts.pivot(index="trajectory", columns="attempt", values="success")
-        self.K.append(
-            first_success_attempts(flags.to_numpy(dtype=bool)).astype(np.int32)
-        )
-        first = attempts[attempts["attempt"] == 1]
-        hit = first.groupby("bank")["success"].any().to_numpy(dtype=float)
-        self.banks += (hit.sum(), hit.size)
-
-
-def summarize_point(
-    point: RunConfig, batches: Iterable[tuple[pd.DataFrame, pd.DataFrame]]
-) -> dict[str, Any]:
-    """Estimates, SEs, exact values and z-scores of one grid point, from its batches
-    of (attempts, runs) records read one at a time."""
+def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
+    """Estimates, SEs, exact values and z-scores of one grid point."""
     model = point.build_model()
     proto = point.protocol
-    T, A, n = proto["attempt_period"], proto["attempts"], proto["machines"]
-    N = point.sampling["n_traj"]
-    sums = _PointSums(N, A)
-    for attempts, runs in batches:
-        sums.add(attempts, runs)
+    T, A, n = proto.attempt_period, proto.attempts, proto.machines
+    N = point.sampling.n_traj
     row: dict[str, Any] = {"not_resolved": []}
     exact = herald(steady_state(model), model.machine.filter)
     for key, name in (("p_suc", "born"), ("p_suc_sampled", "sampled")):
@@ -114,7 +80,7 @@ def summarize_point(
     for r in q.to_dict("records"):
         _put(row, r["quantity"], r)
     pmf, tail = attempts_pmf(model, T, A)
-    K = np.concatenate(sums.K)
+    K = sums.k
     done = K[K <= A].astype(float)
     mean_exact = float(np.arange(1, A + 1) @ pmf / pmf.sum())
     est = count_mean_estimate(done)
@@ -122,11 +88,11 @@ def summarize_point(
     _put(row, "mean_wait", est.scaled(T).row(T * mean_exact))
     _put(row, "censored", _exact_se(float(np.mean(K > A)), tail, K.size, COUNT_MIN))
     p_bank = float(any_success_probability(exact.p_suc, n))
-    hits, n_banks = sums.banks
+    hits = sums.bank_hits(n)
     _put(
         row,
         "bank_round_success",
-        _exact_se(hits / n_banks, p_bank, int(n_banks), COUNT_MIN),
+        _exact_se(float(hits.mean()), p_bank, hits.size, COUNT_MIN),
     )
     row["not_resolved"] = "; ".join(row["not_resolved"])
     row.update(
@@ -136,21 +102,19 @@ def summarize_point(
             "machines": n,
             "attempt_period": T,
             "attempts": A,
-            "seed": point.sampling["seed"],
+            "seed": point.sampling.seed,
         }
     )
     return row
 
 
-def summarize(config: RunConfig, rundir: RunDirectory) -> list[dict[str, Any]]:
-    """One summary row per grid point of the run (swept values as sweep.* columns)."""
+def summarize(config: RunConfig, records: list[PointRecords]) -> list[dict[str, Any]]:
+    """One summary row per grid point of the run (swept values as sweep.* columns),
+    from the records of ``records.read_records``."""
     rows = []
-    for p, point in enumerate(config.points()):
-        swept = {
-            f"sweep.{key}": getattr(point, key.split(".")[0])[key.split(".")[1]]
-            for key in config.sweep
-        }
-        rows.append(swept | summarize_point(point, rundir.iter_batches(p)))
+    for point, sums in zip(config.points(), records, strict=True):
+        swept = {f"sweep.{key}": point.value(key) for key in config.sweep}
+        rows.append(swept | summarize_point(point, sums))
     return rows
 
 

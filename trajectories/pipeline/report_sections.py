@@ -1,0 +1,355 @@
+"""Sections of the heralding report: one per grid point, and the sweep.
+
+A point section writes four figures (rho' beside the exact state, the measures with
+their intervals, the law of K, the first-round success of a bank against its size)
+and the Markdown around them, from the summary row and the point's ``PointRecords``
+(no batch file is read here). The sweep section draws the summary against the swept
+parameter, with exact curves on a finer grid.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis import figures as fg
+from analysis import report as rp
+from analysis import sweep_plot
+from analysis.heralding_stats import post_selected_state
+from analysis.waiting_times import any_success_probability
+from trajectories.exact.protocol import attempts_pmf, round_success_probability
+from trajectories.exact.states import Herald, herald, steady_state
+from trajectories.heralding.measures import reported_measures
+from trajectories.pipeline.config import RunConfig, validate
+from trajectories.pipeline.records import PointRecords
+from trajectories.pipeline.summary import format_estimate
+
+FIGURE_DIR = "figures"
+SWEEP_QUANTITIES = (
+    "p_suc",
+    "negativity",
+    "fidelity",
+    "chsh",
+    "purity",
+    "mean_attempts",
+    "censored",
+    "bank_round_success",
+)
+FINE_POINTS = 40
+"""Points of the finer grid on which the exact sweep curves are drawn."""
+
+UNITS = {
+    "attempt_period": f"({rp.TIME_UNIT})",
+    "T_A": "(first gap of A)",
+    "T_B": "(first gap of A)",
+    "g": "(first gap of A)",
+    "g1": "(first gap of A)",
+    "g2": "(first gap of A)",
+    "g3": "(first gap of A)",
+    "eps": "(first gap of A)",
+    "Gamma_A": "(first gap of A)",
+    "Gamma_B": "(first gap of A)",
+    "dephasing": "(first gap of A)",
+}
+
+
+def _point_label(config: RunConfig, point: RunConfig) -> str:
+    return ", ".join(f"{key} = {point.value(key)}" for key in config.sweep)
+
+
+class _Point:
+    """What the figures and lines of one grid point share."""
+
+    def __init__(
+        self, p: int, config: RunConfig, point: RunConfig, rec: PointRecords
+    ) -> None:
+        self.model = point.build_model()
+        proto = point.protocol
+        self.T, self.A = proto.attempt_period, proto.attempts
+        self.n_bank, self.N = proto.machines, point.sampling.n_traj
+        self.k = rec.k
+        self.exact: Herald = herald(steady_state(self.model), self.model.machine.filter)
+        self.law = attempts_pmf(self.model, self.T, self.A)
+        self.p1 = round_success_probability(self.model, self.T, 1)
+        self.rho, self.rho_se = post_selected_state(rec.groups)
+        self.stem = f"p{p:03d}"
+        self.label = _point_label(config, point)
+        self.where = f" ({self.label})" if self.label else ""
+
+
+def point_section(
+    p: int,
+    config: RunConfig,
+    point: RunConfig,
+    row: dict[str, Any],
+    rec: PointRecords,
+    fig_dir: Path,
+) -> list[str]:
+    """Figures and Markdown lines of grid point p."""
+    pt = _Point(p, config, point, rec)
+    banks = rp.bank_success_table(
+        pt.k == 1, pt.p1, rp.bank_sizes(pt.k.size, configured=pt.n_bank)
+    )
+    files = _point_figures(pt, row, banks, fig_dir)
+    rel = {key: f"{FIGURE_DIR}/{path.name}" for key, path in files.items()}
+    head = f"## Grid point {p}: {pt.label}" if pt.label else "## Results"
+    return [
+        head,
+        "",
+        *_headline(pt, row),
+        *_figure_lines(pt, rel),
+        rp.markdown_table(_bank_rows(banks), ["n", "banks", "sampled", "exact", "z"]),
+        "",
+        f"![bank size]({rel['banks']})",
+        "",
+        "### Validation",
+        "",
+        rp.markdown_validation(rp.validation_table(row)),
+        "",
+    ]
+
+
+def _point_figures(
+    pt: _Point, row: dict[str, Any], banks: pd.DataFrame, fig_dir: Path
+) -> dict[str, Path]:
+    """The four figures of a grid point, saved; their paths by name."""
+    figs = {
+        "density": fg.density_matrix_figure(
+            pt.rho,
+            pt.exact.rho_post,
+            pt.rho_se,
+            pt.model.machine.filter.kept_dims,
+            title=f"post-selected state ρ' in the filtered basis{pt.where}",
+        ),
+        "measures": fg.measures_figure(
+            _measures_table(pt, row),
+            title=f"estimates against exact values{pt.where}",
+        ),
+        "waiting": fg.waiting_time_figure(
+            rp.waiting_time_table(pt.k, pt.law.pmf, pt.law.tail, pt.exact.p_suc),
+            pt.T,
+            pt.exact.p_suc,
+            title=f"attempts until the first success{pt.where}",
+        ),
+        "banks": fg.bank_success_figure(
+            banks, pt.p1, pt.n_bank, title=f"first-round success of a bank{pt.where}"
+        ),
+    }
+    return {
+        name: fg.save_figure(fig, fig_dir / f"{pt.stem}_{name}.png")
+        for name, fig in figs.items()
+    }
+
+
+def _measures_table(pt: _Point, row: dict[str, Any]) -> pd.DataFrame:
+    """p_suc and the measures of rho' in the row, with their intervals."""
+    measured = reported_measures(pt.model.machine, pt.exact.rho_post)
+    names = ["p_suc", *(m for m in measured if m in row)]
+    return pd.DataFrame(
+        [
+            {
+                "quantity": q,
+                "value": row[q],
+                "se": row[f"{q}_se"],
+                "ci_low": row.get(f"{q}_ci_low", math.nan),
+                "ci_high": row.get(f"{q}_ci_high", math.nan),
+                "exact": row[f"{q}_exact"],
+            }
+            for q in names
+        ]
+    )
+
+
+def _headline(pt: _Point, row: dict[str, Any]) -> list[str]:
+    """p_suc both ways, the run's size and the quantities not resolved."""
+    lines = [
+        f"- p_suc (Born weights, 1 SE) = {format_estimate(row, 'p_suc')}",
+        "- p_suc from sampled outcomes = " + format_estimate(row, "p_suc_sampled"),
+        f"- {pt.N} machines, {pt.A} attempts every T = {pt.T:g} ({rp.TIME_UNIT}), "
+        f"banks of {pt.n_bank}; {int(row['n_first_success'])} first-attempt "
+        "successes",
+    ]
+    if row.get("not_resolved"):
+        lines.append(
+            f"- **not resolved** (no SE or z is given for these): {row['not_resolved']}"
+        )
+    return lines
+
+
+def _figure_lines(pt: _Point, rel: dict[str, str]) -> list[str]:
+    """The Markdown of the density, measures, waiting-time and bank figures."""
+    dev = (pt.rho - pt.exact.rho_post).real / _safe(pt.rho_se.real)
+    return [
+        "",
+        "### Post-selected state rho'",
+        "",
+        "Ratio estimator with Born weights (first attempt of every machine), "
+        "delete-one-group jackknife SEs (cells show value ± SE), against the exact "
+        f"rho' of Eq. 5; largest |z| over the real parts: {np.abs(dev).max():.2f}.",
+        "",
+        f"![rho' estimated and exact]({rel['density']})",
+        "",
+        "### Quality measures",
+        "",
+        "Estimates with 95% confidence intervals; diamonds: exact values.",
+        "",
+        f"![measures]({rel['measures']})",
+        "",
+        "### Waiting time",
+        "",
+        "K = attempts until a machine's first success (waiting time K T). Exact law "
+        f"P(K = k) = Tr[S E (F E)^(k-1) rho_ss] (sums to 1 - P(K > {pt.A}) = "
+        f"{1 - pt.law.tail:.6g} over k <= {pt.A}) and the geometric law with p = "
+        f"p_suc = {pt.exact.p_suc:.6g}; error bars: 1 SE (binomial).",
+        "",
+        f"![waiting time]({rel['waiting']})",
+        "",
+        "### Bank size",
+        "",
+        "P(at least one of n machines succeeds in a round), consecutive machines "
+        "grouped into banks of n, against 1 - (1 - p)^n with p = P(K = 1) = "
+        f"{pt.p1:.6g}.",
+        "",
+    ]
+
+
+def _bank_rows(banks: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            "n": r["n"],
+            "banks": r["banks"],
+            "sampled": f"{r['sampled']:.4f} ± {r['sampled_se']:.2g}",
+            "exact": f"{r['exact']:.4f}",
+            "z": f"{r['z']:+.2f}",
+        }
+        for r in banks.to_dict("records")
+    ]
+
+
+def _safe(se: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.where(se > 0, se, np.inf)
+
+
+def _exact_row(point: RunConfig) -> dict[str, float]:
+    """Exact summary quantities of one configuration (for the sweep curves)."""
+    model = point.build_model()
+    proto = point.protocol
+    T, A, n = proto.attempt_period, proto.attempts, proto.machines
+    h = herald(steady_state(model), model.machine.filter)
+    out = {"p_suc": h.p_suc, **reported_measures(model.machine, h.rho_post)}
+    law = attempts_pmf(model, T, A)
+    mean = float(np.arange(1, A + 1) @ law.pmf / law.pmf.sum())
+    out |= {
+        "mean_attempts": mean,
+        "mean_wait": T * mean,
+        "censored": law.tail,
+        "bank_round_success": float(any_success_probability(h.p_suc, n)),
+    }
+    return out
+
+
+def _fine_grid(values: list[Any]) -> list[Any] | None:
+    """A finer grid spanning numeric sweep values (None if they are not numbers)."""
+    if not sweep_plot.all_numeric(values) or len(set(values)) < 2:
+        return None
+    lo, hi = float(min(values)), float(max(values))
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        return sorted(set(np.linspace(lo, hi, FINE_POINTS).round().astype(int)))
+    if lo > 0 and hi / lo >= 20:
+        grid = np.geomspace(lo, hi, FINE_POINTS)
+    else:
+        grid = np.linspace(lo, hi, FINE_POINTS)
+    return [float(x) for x in grid]
+
+
+def sweep_section(
+    config: RunConfig, rows: list[dict[str, Any]], fig_dir: Path
+) -> list[str]:
+    """The sweep figure and its Markdown lines."""
+    keys = list(config.sweep)
+    param, others = keys[0], keys[1:]
+    summary = pd.DataFrame(rows)
+    x_col = f"sweep.{param}"
+    series = None
+    if others:
+        summary["series"] = [
+            ", ".join(f"{o} = {r[f'sweep.{o}']}" for o in others) for r in rows
+        ]
+        series = "series"
+    fig = sweep_plot.sweep_figure(
+        summary,
+        x_col,
+        SWEEP_QUANTITIES,
+        curves=_exact_curves(config, summary, series),
+        series=series,
+        param_label=f"{param} {UNITS.get(param.split('.')[1], '')}".strip(),
+    )
+    path = fg.save_figure(fig, fig_dir / "sweep.png")
+    return [
+        "## Sweep",
+        "",
+        f"Summary quantities against {param}: estimates with 95% CIs, exact values "
+        "at the grid points (open diamonds) and on a finer grid (lines).",
+        "",
+        f"![sweep]({FIGURE_DIR}/{path.name})",
+        "",
+        *_sweep_table(rows, [x_col, *(f"sweep.{o}" for o in others)]),
+    ]
+
+
+def _exact_curves(
+    config: RunConfig, summary: pd.DataFrame, series: str | None
+) -> pd.DataFrame | None:
+    """Exact summary quantities on a finer grid of the first swept parameter, for
+    each combination of the others (None if it is not numeric)."""
+    param, *others = list(config.sweep)
+    fine = _fine_grid(config.sweep[param])
+    if fine is None:
+        return None
+    combos = (
+        summary.drop_duplicates(subset=[f"sweep.{o}" for o in others])
+        if others
+        else summary.iloc[:1]
+    )
+    records = []
+    for _, combo in combos.iterrows():
+        for x in fine:
+            values = {o: combo[f"sweep.{o}"] for o in others} | {param: x}
+            try:
+                rec = _exact_row(_with_values(config, values))
+            except ValueError:  # ConfigError or an unsolvable point
+                continue
+            rec[f"sweep.{param}"] = x
+            if series:
+                rec[series] = combo[series]
+            records.append(rec)
+    return pd.DataFrame(records) if records else None
+
+
+def _with_values(config: RunConfig, values: dict[str, Any]) -> RunConfig:
+    """The config without its sweep, with ``section.key`` values set."""
+    data = config.to_dict()
+    data["sweep"] = {}
+    for key, value in values.items():
+        section, name = key.split(".")
+        data[section][name] = value
+    return validate(data)
+
+
+def _sweep_table(rows: list[dict[str, Any]], cols: list[str]) -> list[str]:
+    """A Markdown table of the main summary quantities per grid point."""
+    quantities = [
+        q for q in ("p_suc", "negativity", "fidelity", "mean_attempts") if q in rows[0]
+    ]
+    table = []
+    for r in rows:
+        t = {c: r[c] for c in cols}
+        for q in quantities:
+            t[q] = f"{format_estimate(r, q)}"
+        table.append(t)
+    return [rp.markdown_table(table, [*cols, *quantities]), ""]
