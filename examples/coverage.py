@@ -1,6 +1,6 @@
 """Coverage of the 95% intervals over many seeds (``trajectories.validation.coverage``).
 
-    python examples/coverage.py                 # 200 seeds per case (~15 min, 1 core)
+    python examples/coverage.py --jobs 2        # 200 seeds per case (~20 min)
     python examples/coverage.py --seeds 20      # a quick look
 
 For each case (both models, kept dimensions d = 2..4, p_suc from 0.30 down to 1e-12,
@@ -38,28 +38,28 @@ CASES = (
         ResetModel(qutrit(g=0.2), 0.05, 0.01, T_A="inf", T_B=0.0),
         20.0,
         20,
-        2000,
+        2500,
     ),
     CoverageCase(
         "qutrit reset, p_suc 0.048, T = 200",
         ResetModel(qutrit(g=0.01), 0.002, 0.01, T_A="inf", T_B=0.0),
         200.0,
-        20,
-        3000,
+        10,
+        14000,
     ),
     CoverageCase(
         "qudit d=3 reset, p_suc 0.038, T = 300",
         ResetModel(qudit(3, g=0.01), 0.002, 0.01, T_A="inf", T_B=0.0),
         300.0,
-        20,
-        3000,
+        5,
+        18000,
     ),
     CoverageCase(
         "qudit d=4 reset, p_suc 0.031, T = 10",
         ResetModel(qudit(4, g=0.01), 0.002, 0.01, T_A="inf", T_B=0.0),
         10.0,
-        10,
-        5000,
+        4,
+        30000,
     ),
     CoverageCase(
         "one-step d=4 reset, p_suc 1.0e-12, T = 1000",
@@ -68,8 +68,8 @@ CASES = (
         2,
         20000,
     ),
-    CoverageCase("Lindblad Fig. 5(b), p_suc 0.016, T = 2000", FIG5B, 2000.0, 10, 10000),
-    CoverageCase("Lindblad Fig. 5(b), p_suc 0.016, T = 50", FIG5B, 50.0, 20, 10000),
+    CoverageCase("Lindblad Fig. 5(b), p_suc 0.016, T = 2000", FIG5B, 2000.0, 5, 25000),
+    CoverageCase("Lindblad Fig. 5(b), p_suc 0.016, T = 50", FIG5B, 50.0, 20, 20000),
 )
 
 

@@ -237,8 +237,9 @@ def test_point_records_match_the_pivot(run_dir: Path) -> None:
     rundir = RunDirectory(run_dir)
     rec = report.PointRecords(800, 15)
     ks = []
-    for attempts, runs in rundir.iter_batches(0):
-        rec.add(attempts, runs)
+    for tables in rundir.iter_batches(0):
+        attempts = tables["attempts"]
+        rec.add(**tables)
         flags = attempts.pivot(index="trajectory", columns="attempt", values="success")
         ks.append(first_success_attempts(flags.to_numpy(dtype=bool)))
     assert rec.k.dtype == np.int32

@@ -38,13 +38,16 @@ def run_heralding(
     restart: str = "thermal",
     n_machines: int = 1,
     chunk_size: int = 4096,
+    burn_in: float = 0.0,
+    relaxation_samples: int = 0,
 ) -> HeraldingRun:
     """Simulate the heralding protocol on ``n_traj`` machines.
 
     Parameters
     ----------
     attempt_period
-        T > 0: the filters are applied at t = T, 2T, ..., n_attempts T.
+        T > 0: the filters are applied at t = b + T, b + 2T, ..., b + n_attempts T
+        (b = ``burn_in``).
     n_attempts
         Number of attempts per machine (>= 1).
     initial, restart
@@ -52,6 +55,11 @@ def run_heralding(
         machine has been running) and the state after a delivered pair.
     n_machines
         Bank size n: consecutive trajectories form banks attempting in lockstep.
+    burn_in, relaxation_samples
+        Time b before the first attempt; the ensemble is sampled at
+        ``relaxation_samples`` times over [0, b] (quadratically spaced, dense early)
+        and time-averaged along each trajectory over [b, b + T] before the first
+        attempt: the run's own estimates of the steady state (``ensemble``).
 
     Examples
     --------
@@ -82,11 +90,15 @@ def run_heralding(
             f"n_traj={n_traj} must be a multiple of n_machines={n_machines} "
             "(whole banks)"
         )
+    if not (math.isfinite(burn_in) and burn_in >= 0):
+        raise ValueError(f"burn_in={burn_in!r} must be finite and >= 0")
     start = start_state(model, initial)
     recorder = AttemptRecorder(
         model.machine.filter, n_traj, n_attempts, restart_state(model, restart)
     )
-    times = T * np.arange(1, n_attempts + 1)
+    times = burn_in + T * np.arange(1, n_attempts + 1)
+    grid = np.linspace(0.0, 1.0, relaxation_samples + 1)[1:] ** 2  # dense early on
+    samples = burn_in * grid if burn_in else []
     ensemble = simulate(
         model,
         n_traj=n_traj,
@@ -96,11 +108,15 @@ def run_heralding(
         chunk_size=chunk_size,
         attempt_times=times,
         attempts=recorder,
+        sample_times=np.unique(np.r_[0.0, samples, burn_in]),
+        burn_in=burn_in,
+        n_windows=n_attempts if relaxation_samples else 0,
     )
     return HeraldingRun(
         model=model,
         attempt_period=T,
         n_machines=int(n_machines),
+        burn_in=float(burn_in),
         initial=start,
         restart=restart,
         recorder=recorder,

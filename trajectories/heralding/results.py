@@ -39,10 +39,16 @@ class HeraldingRun:
     model: OpenSystem
     attempt_period: float
     n_machines: int
+    burn_in: float
     initial: NDArray[np.complex128]
     restart: str
     recorder: AttemptRecorder
     ensemble: Ensemble
+
+    @property
+    def attempt_times(self) -> NDArray[np.float64]:
+        """The attempt times b + k T, k = 1..n_attempts (b the burn-in)."""
+        return self.burn_in + self.attempt_period * np.arange(1, self.n_attempts + 1)
 
     @property
     def n_traj(self) -> int:
@@ -88,7 +94,7 @@ class HeraldingRun:
                 "machine": traj % self.n_machines,
                 "bank": traj // self.n_machines,
                 "attempt": np.tile(np.arange(1, A + 1), n),
-                "time": np.tile(self.attempt_period * np.arange(1, A + 1), n),
+                "time": np.tile(self.attempt_times, n),
                 "outcome_A": pd.Categorical(side[:, 0], categories=["pass", "fail"]),
                 "outcome_B": pd.Categorical(side[:, 2], categories=["pass", "fail"]),
                 "success": code == 0,
@@ -123,7 +129,7 @@ class HeraldingRun:
                 "machine": ids % self.n_machines,
                 "bank": ids // self.n_machines,
                 "attempt": idx + 1,
-                "time": self.attempt_period * (idx + 1),
+                "time": self.attempt_times[idx],
                 "k": k,
                 "wait": self.attempt_period * k,
                 "fidelity": fid,

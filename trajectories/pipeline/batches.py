@@ -22,8 +22,13 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 
+from trajectories.exact.states import steady_state
 from trajectories.heralding.protocol import run_heralding
 from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.states import state_support, states_table
+
+RELAXATION_SAMPLES = 16
+"""Ensemble samples spread over the burn-in (the relaxation curves of the report)."""
 
 
 @dataclass(frozen=True)
@@ -79,15 +84,21 @@ def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.Data
         n_attempts=proto.attempts,
         restart=proto.restart,
         n_machines=proto.machines,
+        initial=point.sampling.initial,
+        burn_in=point.burn_in,
+        relaxation_samples=RELAXATION_SAMPLES,
     )
     attempts = run.attempts_table()
     runs = run.runs_table()
+    support = state_support(steady_state(model))
+    states = states_table(run.ensemble, support, point.burn_in)
     for table in (attempts, runs):
         table["trajectory"] += batch.start
+    for table in (attempts, runs, states):
         table.insert(0, "batch", batch.index)
         table.insert(0, "point", batch.point)
     attempts["bank"] = attempts["trajectory"] // proto.machines
-    return {"attempts": attempts, "runs": runs}
+    return {"attempts": attempts, "runs": runs, "states": states}
 
 
 def execute(

@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES, relaxation_time
 from trajectories.pipeline.batches import execute, plan
 from trajectories.pipeline.config import (
     ConfigError,
@@ -33,6 +34,19 @@ EPILOG = """examples:
   python -m trajectories.run my.toml --set machine.g=0.02 --set sampling.n_traj=8000
   python -m trajectories.run --out runs/x --resume   finish an interrupted run
   python -m trajectories.run cfg.toml --backend dask --scheduler tcp://host:8786
+  python -m trajectories.run relaxation             start thermal, relax, herald
+
+start and burn-in ([sampling]):
+  initial = "steady" | "thermal" | "ground"   where the machines start (default
+      "steady": the exact steady state; "thermal": tau_A (x) tau_B of the baths;
+      "ground": both systems in their lowest level)
+  burn_in = TIME   time before the first attempt (default 0 for "steady", else ten
+      relaxation times 1/gap, the Liouvillian gap on the elements reachable from the
+      populations; the value in force is printed). The run samples the ensemble
+      over the burn-in and time-averages each trajectory over the window before the
+      first attempt: its own estimate of the steady state, in summary.json
+      (steady_*, steady_state_max_abs_z, steady_state_n_elements) and
+      steady_state.csv.
 """
 
 
@@ -121,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
     check_can_succeed(config)
+    if not args.quiet:
+        _print_burn_in(config)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     out = args.out or Path("runs") / f"{name}-{stamp}"
     rundir = RunDirectory(out)
@@ -162,6 +178,19 @@ def run(args: argparse.Namespace) -> int:
     for note in resolution_notes(rows):
         print(note, file=sys.stderr)
     return 0
+
+
+def _print_burn_in(config: RunConfig) -> None:
+    """Say which burn-in is in force where it is the default of a non-steady start."""
+    for i, point in enumerate(config.points()):
+        if point.sampling.initial != "steady" and point.sampling.burn_in is None:
+            tau = relaxation_time(point.build_model())
+            where = f"point {i}: " if config.sweep else ""
+            print(
+                f"{where}burn-in {point.burn_in:.6g} = {BURN_IN_RELAXATION_TIMES:g} "
+                f"relaxation times (1/gap = {tau:.6g}) from {point.sampling.initial!r}",
+                file=sys.stderr,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ Sections and keys (``README.md`` documents them with examples):
                 dephasing
     [filter]    levels_A, levels_B (the kept levels; default: the machine's filter)
     [protocol]  attempt_period, attempts, machines, restart ("thermal" | "steady")
-    [sampling]  n_traj, batch_size, seed
+    [sampling]  n_traj, batch_size, seed, initial ("steady" | "thermal" | "ground"),
+                burn_in (default: 0 for steady, else 10 relaxation times)
     [sweep]     "section.key" = [values, ...]: a grid, one summary row per point
 
 Every error is a ``ConfigError`` naming the key, its value and the allowed range
@@ -27,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from trajectories.exact.relaxation import default_burn_in
 from trajectories.pipeline.schema import (
     MACHINE_KEYS,
     MODEL_KEYS,
@@ -73,11 +75,16 @@ class ProtocolSettings:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    """[sampling]: ``n_traj`` machines in batches of ``batch_size``, seed ``seed``."""
+    """[sampling]: ``n_traj`` machines in batches of ``batch_size``, seed ``seed``;
+    they start in ``initial`` ("steady", "thermal": tau_A (x) tau_B, "ground") and
+    attempt first after ``burn_in`` + T (None: ``exact.relaxation.default_burn_in``,
+    0 for a steady start, else ten relaxation times)."""
 
     n_traj: int
     batch_size: int
     seed: int
+    initial: str = "steady"
+    burn_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,9 @@ class RunConfig:
                 "baths": self.baths,
                 "filter": self.filter,
                 "protocol": asdict(self.protocol),
-                "sampling": asdict(self.sampling),
+                "sampling": {
+                    k: v for k, v in asdict(self.sampling).items() if v is not None
+                },
                 "sweep": self.sweep,
             }
         )
@@ -113,6 +122,13 @@ class RunConfig:
         section, name = key.split(".")
         part = getattr(self, section)
         return part[name] if isinstance(part, dict) else getattr(part, name)
+
+    @cached_property
+    def burn_in(self) -> float:
+        """The burn-in in force: as set, or the default of ``initial``."""
+        if self.sampling.burn_in is not None:
+            return float(self.sampling.burn_in)
+        return default_burn_in(self.build_model(), self.sampling.initial)
 
     def points(self) -> list[RunConfig]:
         """One configuration per point of the sweep grid (itself if no sweep)."""

@@ -1,10 +1,12 @@
 """One streaming pass over a run's batch records, feeding the summary and the report.
 
 ``PointRecords`` folds the batches of one grid point, one at a time (memory: one
-batch plus K of every machine as int32 and the rho' group sums): the sums of the Born
-and sampled first-attempt outcomes, the rho' group sums (``ratio_groups``) and K, the
-attempt of each machine's first success (censored: attempts + 1). The first-round
-success of a bank of n machines is read off K (some K == 1 among its machines).
+batch plus K of every machine as int32, the rho' group sums and the small states
+tables): the sums of the Born and sampled first-attempt outcomes, the rho' group sums
+(``ratio_groups``), K, the attempt of each machine's first success (censored:
+attempts + 1), and the per-batch sums of the sampled states (``states.py``). The
+first-round success of a bank of n machines is read off K (some K == 1 among its
+machines).
 """
 
 from __future__ import annotations
@@ -27,9 +29,17 @@ class PointRecords:
         self.groups: NDArray[np.complex128] | None = None
         self.k_parts: list[NDArray[np.int32]] = []
         self.starts: list[int] = []
+        self.states: list[pd.DataFrame] = []
 
-    def add(self, attempts: pd.DataFrame, runs: pd.DataFrame) -> None:
-        """Fold in one batch's attempts and runs tables."""
+    def add(
+        self,
+        attempts: pd.DataFrame,
+        runs: pd.DataFrame,
+        states: pd.DataFrame | None = None,
+    ) -> None:
+        """Fold in one batch's attempts, runs and states tables."""
+        if states is not None:
+            self.states.append(states)
         for name, col in (("born", "first_born"), ("sampled", "first_success")):
             x = runs[col].to_numpy(dtype=float)
             self.p[name] += (x.sum(), (x**2).sum())
@@ -38,6 +48,11 @@ class PointRecords:
         t0 = int(runs["trajectory"].min())
         self.k_parts.append(_first_success(attempts, t0, len(runs), self.attempts))
         self.starts.append(t0)
+
+    def state_sums(self) -> pd.DataFrame:
+        """The states tables of all batches, one row per batch and element (small:
+        samples x elements per batch)."""
+        return pd.concat(self.states, ignore_index=True) if self.states else None
 
     @property
     def k(self) -> NDArray[np.int32]:
@@ -72,7 +87,7 @@ def read_records(config: RunConfig, rundir: RunDirectory) -> list[PointRecords]:
     out = []
     for p, point in enumerate(config.points()):
         rec = PointRecords(point.sampling.n_traj, point.protocol.attempts)
-        for attempts, runs in rundir.iter_batches(p):
-            rec.add(attempts, runs)
+        for tables in rundir.iter_batches(p):
+            rec.add(**tables)
         out.append(rec)
     return out

@@ -27,6 +27,7 @@ from trajectories.exact.states import Herald, herald, steady_state
 from trajectories.heralding.measures import reported_measures
 from trajectories.pipeline.config import RunConfig, validate
 from trajectories.pipeline.records import PointRecords
+from trajectories.pipeline.report_relaxation import relaxation_section
 from trajectories.pipeline.summary import format_estimate
 
 FIGURE_DIR = "figures"
@@ -107,6 +108,7 @@ def point_section(
         "",
         f"![bank size]({rel['banks']})",
         "",
+        *relaxation_section(pt.stem, point, row, rec, fig_dir),
         "### Validation",
         "",
         rp.markdown_validation(rp.validation_table(row)),

@@ -29,7 +29,7 @@ from trajectories.pipeline.config import (
     validate,
 )
 
-TABLES = ("attempts", "runs")
+TABLES = ("attempts", "runs", "states")
 
 
 def _now() -> str:
@@ -44,6 +44,17 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def _json_value(v: Any) -> Any:
+    """JSON-ready: non-finite floats as null, lists of records cleaned too."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, list):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    return v
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -145,29 +156,34 @@ class RunDirectory:
             records[table].to_parquet(tmp, index=False)
             os.replace(tmp, path)
 
-    def iter_batches(self, point: int) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        """(attempts, runs) records of each batch of a grid point, one at a time."""
+    def iter_batches(self, point: int) -> Iterator[dict[str, pd.DataFrame]]:
+        """The tables (``TABLES``) of each batch of a grid point, one at a time."""
         runs = sorted(self.batch_dir.glob(f"p{point:03d}_*_runs.parquet"))
         if not runs:
             raise ConfigError(f"{self.path}: no records of grid point {point}")
         for path in runs:
             stem = path.name.removesuffix("_runs.parquet")
-            yield (
-                pd.read_parquet(self.batch_dir / f"{stem}_attempts.parquet"),
-                pd.read_parquet(path),
-            )
+            yield {
+                t: pd.read_parquet(self.batch_dir / f"{stem}_{t}.parquet")
+                for t in TABLES
+            }
 
     def finish(self, rows: list[dict[str, Any]]) -> None:
-        """Write summary.json and summary.csv and mark the manifest finished."""
-        clean = [
-            {
-                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in r.items()
-            }
-            for r in rows
-        ]
+        """Write summary.json, summary.csv and steady_state.csv (the sampled steady
+        state element by element, one row per grid point, estimator and element) and
+        mark the manifest finished."""
+        clean = [{k: _json_value(v) for k, v in r.items()} for r in rows]
         _atomic_write_text(self.path / "summary.json", json.dumps(clean, indent=2))
-        pd.DataFrame(rows).to_csv(self.path / "summary.csv", index=False)
+        nested = "steady_state_elements"
+        flat = [{k: v for k, v in r.items() if k != nested} for r in rows]
+        pd.DataFrame(flat).to_csv(self.path / "summary.csv", index=False)
+        elements = [
+            pd.DataFrame(r[nested]).assign(point=p)
+            for p, r in enumerate(rows)
+            if r.get(nested)
+        ]
+        if elements:
+            pd.concat(elements).to_csv(self.path / "steady_state.csv", index=False)
         manifest = self.manifest()
         manifest["finished"] = _now()
         _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))

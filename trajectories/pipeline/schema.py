@@ -108,6 +108,8 @@ SCHEMA: dict[str, dict[str, Callable[[str, Any], Any]]] = {
         "n_traj": _number(1, 10**10, integer=True),
         "batch_size": _number(1, 10**7, integer=True),
         "seed": _number(0, 2**63 - 1, integer=True),
+        "initial": _choice("steady", "thermal", "ground"),
+        "burn_in": _number(0.0, 1e12),
     },
 }
 MACHINE_KEYS = {

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from analysis.estimators import (
     COUNT_MIN,
@@ -27,7 +28,9 @@ from analysis.estimators import (
 from analysis.heralding_stats import quality_table
 from analysis.waiting_times import any_success_probability
 from trajectories.exact.protocol import attempts_pmf
-from trajectories.exact.states import herald, steady_state
+from trajectories.exact.relaxation import relaxation_time
+from trajectories.exact.starts import start_density
+from trajectories.exact.states import evolve, herald, steady_state
 from trajectories.heralding.measures import (
     CLIPPED_MEASURES,
     measure_ranges,
@@ -35,6 +38,8 @@ from trajectories.heralding.measures import (
 )
 from trajectories.pipeline.config import RunConfig
 from trajectories.pipeline.records import PointRecords
+from trajectories.pipeline.steady_estimates import steady_state_keys
+from trajectories.system.models import OpenSystem
 
 
 def _put(row: dict, key: str, est: dict[str, Any]) -> None:
@@ -66,7 +71,9 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     T, A, n = proto.attempt_period, proto.attempts, proto.machines
     N = point.sampling.n_traj
     row: dict[str, Any] = {"not_resolved": []}
-    exact = herald(steady_state(model), model.machine.filter)
+    rho_ss = steady_state(model)
+    rho_0, first = _first_attempt_states(point, model, rho_ss)
+    exact = herald(first, model.machine.filter)
     for key, name in (("p_suc", "born"), ("p_suc_sampled", "sampled")):
         est = mean_estimate(sums.p[name][0], sums.p[name][1], N)
         _put(row, key, est.row(exact.p_suc))
@@ -79,7 +86,7 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     )
     for r in q.to_dict("records"):
         _put(row, r["quantity"], r)
-    pmf, tail = attempts_pmf(model, T, A)
+    pmf, tail = attempts_pmf(model, T, A, rho_0)
     K = sums.k
     done = K[K <= A].astype(float)
     mean_exact = float(np.arange(1, A + 1) @ pmf / pmf.sum())
@@ -87,16 +94,25 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     _put(row, "mean_attempts", est.row(mean_exact))
     _put(row, "mean_wait", est.scaled(T).row(T * mean_exact))
     _put(row, "censored", _exact_se(float(np.mean(K > A)), tail, K.size, COUNT_MIN))
-    p_bank = float(any_success_probability(exact.p_suc, n))
+    p_bank = float(any_success_probability(pmf[0], n))
     hits = sums.bank_hits(n)
     _put(
         row,
         "bank_round_success",
         _exact_se(float(hits.mean()), p_bank, hits.size, COUNT_MIN),
     )
+    steady, elements = steady_state_keys(sums.state_sums(), model, rho_ss)
+    for key, value in steady.items():
+        if isinstance(value, dict):
+            _put(row, key, value)
+        else:
+            row[key] = value
     row["not_resolved"] = "; ".join(row["not_resolved"])
     row.update(
         {
+            "initial": point.sampling.initial,
+            "burn_in": point.burn_in,
+            "relaxation_time": relaxation_time(model),
             "n_traj": N,
             "n_first_success": int(sums.p["sampled"][0]),
             "machines": n,
@@ -105,7 +121,21 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
             "seed": point.sampling.seed,
         }
     )
+    if elements is not None:
+        row["steady_state_elements"] = elements.to_dict("records")
     return row
+
+
+def _first_attempt_states(
+    point: RunConfig, model: OpenSystem, rho_ss: NDArray
+) -> tuple[NDArray, NDArray]:
+    """The exact states at the end of the burn-in and at the first attempt: the
+    steady state for a steady start, else e^{L b} rho_0 and e^{L (b + T)} rho_0."""
+    if point.sampling.initial == "steady":
+        return rho_ss, rho_ss
+    start = start_density(model, point.sampling.initial)
+    b, T = point.burn_in, point.protocol.attempt_period
+    return tuple(evolve(model, start, [b, b + T]))
 
 
 def summarize(config: RunConfig, records: list[PointRecords]) -> list[dict[str, Any]]:
@@ -125,6 +155,7 @@ SUMMARY_KEYS = {
     "chsh": "CHSH of rho'",
     "mean_attempts": "mean attempts K",
     "mean_wait": "mean wait K T",
+    "steady_avg_p_suc": "stationary p_suc",
 }
 """The quantities of the terminal summary, with their labels."""
 
@@ -144,6 +175,11 @@ def format_summary(rows: list[dict[str, Any]], out: Path) -> str:
         for key, label in SUMMARY_KEYS.items():
             if key in row:
                 lines.append(f"  {label:<20} {format_estimate(row, key)}")
+        if row.get("steady_state_n_elements"):
+            lines.append(
+                f"  sampled steady state max|z| = {row['steady_state_max_abs_z']:.2f} "
+                f"over {row['steady_state_n_elements']} elements"
+            )
     lines.append(f"run directory: {out}")
     return "\n".join(lines)
 

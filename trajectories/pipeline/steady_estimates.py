@@ -1,0 +1,146 @@
+"""The steady state as the run samples it, against the exact one.
+
+From the ``states`` tables of a grid point (``states.py``): the ensemble at the end
+of the burn-in and the time average along each trajectory over the window before
+the first attempt, element by element (every population and every coherence the
+exact steady state has, real and imaginary parts, SE std/sqrt(n) over independent
+machines), with z against the exact steady state; the stationary p_suc of both; the
+negativity of the sampled state with a delete-one-batch jackknife error (batches
+are independent). ``steady_state_max_abs_z`` is the largest |z| over the compared
+elements (those with a positive SE), ``steady_state_n_elements`` their number.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from analysis.estimators import jackknife_df, mean_estimate, measure_estimate, z_score
+from analysis.measures import signed_negativity
+from trajectories.system.models import OpenSystem
+
+ESTIMATORS = {"ensemble": "ens", "average": "avg"}
+"""The two estimates of the steady state and their key prefixes."""
+
+
+def _final(states: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Rows of one estimator: the last ensemble sample (the end of the burn-in), or
+    the time average."""
+    rows = states[states["kind"] == kind]
+    return rows[rows["sample"] == rows["sample"].max()]
+
+
+def element_table(states: pd.DataFrame, rho_ss: NDArray) -> pd.DataFrame:
+    """One row per estimator, element and part: value, se, exact, z."""
+    out = []
+    for kind in ESTIMATORS:
+        rows = _final(states, kind)
+        if rows.empty:
+            continue
+        tot = rows.groupby(["quantity", "i", "j"], sort=False)[
+            ["n", "re", "im", "re_sq", "im_sq"]
+        ].sum()
+        for (quantity, i, j), r in tot.iterrows():
+            if quantity != "rho":
+                continue
+            for part in _parts(rho_ss, i, j):
+                est = mean_estimate(r[part], r[f"{part}_sq"], int(r["n"]))
+                exact = getattr(rho_ss[i, j], "real" if part == "re" else "imag")
+                se = est.se if est.se > 0 else math.nan
+                out.append(
+                    {
+                        "estimator": kind,
+                        "i": int(i),
+                        "j": int(j),
+                        "part": part,
+                        "value": est.value,
+                        "se": se,
+                        "exact": float(exact),
+                        "z": z_score(est.value, se, float(exact)),
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def _parts(rho_ss: NDArray, i: int, j: int) -> tuple[str, ...]:
+    """The parts of rho_ij compared: the population, or the real and imaginary parts
+    of a coherence that the exact state has (a part that is 0 in the exact state,
+    e.g. the real part of an imaginary coherence, carries only rounding)."""
+    if i == j:
+        return ("re",)
+    scale = EXACT_ZERO * math.sqrt(abs(rho_ss[i, i] * rho_ss[j, j]))
+    value = rho_ss[i, j]
+    return tuple(
+        part for part, x in (("re", value.real), ("im", value.imag)) if abs(x) > scale
+    )
+
+
+EXACT_ZERO = 1e-12
+"""A part of a coherence below this fraction of sqrt(rho_ii rho_jj) is zero."""
+
+
+def steady_state_keys(
+    states: pd.DataFrame | None, model: OpenSystem, rho_ss: NDArray
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """The summary keys of the sampled steady state and its element table."""
+    if states is None or states.empty:
+        return {}, None
+    elements = element_table(states, rho_ss)
+    z = elements["z"].to_numpy(dtype=float)
+    compared = np.isfinite(z)
+    keys: dict[str, Any] = {
+        "steady_state_max_abs_z": float(np.abs(z[compared]).max())
+        if compared.any()
+        else math.nan,
+        "steady_state_n_elements": int(compared.sum()),
+    }
+    P = model.machine.filter.success_projector()
+    p_exact = float(np.trace(P @ rho_ss).real)
+    for kind, prefix in ESTIMATORS.items():
+        rows = _final(states, kind)
+        if rows.empty:
+            continue
+        p = rows[rows["quantity"] == "p_suc"][["n", "re", "re_sq"]].sum()
+        est = mean_estimate(p["re"], p["re_sq"], int(p["n"]))
+        keys[f"steady_{prefix}_p_suc"] = est.row(p_exact)
+        keys[f"steady_{prefix}_negativity"] = _negativity(rows, model, rho_ss)
+    return keys, elements
+
+
+def sampled_density(rows: pd.DataFrame, D: int) -> NDArray[np.complex128]:
+    """The mean density matrix from summed element rows (Hermitian completion)."""
+    r = rows[rows["quantity"] == "rho"]
+    tot = r.groupby(["i", "j"])[["n", "re", "im"]].sum().reset_index()
+    rho = np.zeros((D, D), dtype=complex)
+    i, j = tot["i"].to_numpy(), tot["j"].to_numpy()
+    val = (tot["re"] + 1j * tot["im"]).to_numpy() / tot["n"].to_numpy()
+    rho[i, j] = val
+    rho[j, i] = val.conj()
+    return rho
+
+
+def _negativity(rows: pd.DataFrame, model: OpenSystem, rho_ss: NDArray) -> dict:
+    """Signed negativity of the sampled steady state, jackknifed over batches."""
+    D, dims = model.machine.dim, model.machine.dims
+    batches = sorted(rows["batch"].unique())
+    value = signed_negativity(sampled_density(rows, D), dims)
+    exact = signed_negativity(rho_ss, dims)
+    n = int(rows[rows["quantity"] == "p_suc"]["n"].sum())
+    if len(batches) < 2:
+        est = measure_estimate(value, math.nan, n, 1.0, 0.0)
+        return est.row(exact, clip_at_zero=True)
+    reps = np.array(
+        [
+            signed_negativity(sampled_density(rows[rows["batch"] != b], D), dims)
+            for b in batches
+        ]
+    )
+    G = len(batches)
+    se = math.sqrt((G - 1) / G * float(np.sum((reps - reps.mean()) ** 2)))
+    span = (min(dims) - 1) / 2
+    est = measure_estimate(value, se, n, span, jackknife_df(reps))
+    return est.row(exact, clip_at_zero=True)
