@@ -328,3 +328,26 @@ def test_batch_seeds_follow_the_contract() -> None:
         assert got.random() == expected.random()
     swept = np.random.default_rng(np.random.SeedSequence(42).spawn(2)[1].spawn(3)[2])
     assert batch_rng(42, Batch(1, 2, 0, 10), sweep=True).random() == swept.random()
+
+
+def test_batches_receive_the_validated_points(monkeypatch) -> None:
+    """The config is validated once (its grid points with it): running batches
+    validates nothing again."""
+    from trajectories.pipeline import batches, config
+
+    cfg = config.load_config(
+        None,
+        (
+            "sampling.n_traj=40",
+            "sampling.batch_size=20",
+            "protocol.attempts=2",
+            "sweep.machine.g=[0.01, 0.02]",
+        ),
+    )
+    assert len(cfg.points()) == 2  # the grid, validated now
+    calls = []
+    real = config.validate
+    monkeypatch.setattr(config, "validate", lambda d: calls.append(d) or real(d))
+    done = list(batches.execute(cfg, batches.plan(cfg)))
+    assert len(done) == 4
+    assert calls == []
