@@ -37,9 +37,8 @@ from trajectories.heralding.protocol import run_heralding
 from trajectories.heralding.results import HeraldingRun
 from trajectories.simulation import simulate
 from trajectories.system.filters import Filter
+from trajectories.system.machine import Machine, Transition
 from trajectories.system.machines import (
-    Machine,
-    Transition,
     one_step,
     qubit_qubit,
     qubit_qutrit,

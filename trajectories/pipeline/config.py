@@ -31,7 +31,7 @@ import numpy as np
 
 from trajectories.exact.states import NonUniqueSteadyStateError, steady_state
 from trajectories.system import machines as presets
-from trajectories.system.baths import parse_temperature
+from trajectories.system.checks import parse_temperature
 from trajectories.system.filters import Filter
 from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
