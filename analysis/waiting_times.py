@@ -4,7 +4,7 @@ K is the number of filtering attempts until a success (an integer >= 1; the wait
 time is W = K T). These helpers turn per-attempt success flags into samples of K and
 of the first success round of banks of n machines, and compare the samples with an
 exact law given as ``pmf[k - 1]`` for k = 1..k_max plus the tail P(K > k_max), the
-convention of ``trajectories.exact.protocol``.
+convention of ``trajectories.exact.attempt_laws``.
 
 Censored samples (no success within the simulated attempts) are encoded as
 ``n_attempts + 1``: they land in the tail bin of ``empirical_pmf`` and

@@ -30,7 +30,8 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from trajectories.engine.ensemble import Ensemble
-from trajectories.exact.protocol import attempts_pmf, optimal_attempt_period
+from trajectories.exact.attempt_laws import attempts_pmf
+from trajectories.exact.optimal_period import optimal_attempt_period
 from trajectories.exact.starts import start_state
 from trajectories.exact.states import Herald, evolve, herald, steady_state
 from trajectories.heralding.protocol import run_heralding

@@ -29,7 +29,7 @@ from analysis.estimators import (
 )
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import any_success_probability, first_success_attempts
-from trajectories.exact.protocol import attempts_pmf
+from trajectories.exact.attempt_laws import attempts_pmf
 from trajectories.exact.states import herald, steady_state
 from trajectories.heralding.measures import (
     CLIPPED_MEASURES,
