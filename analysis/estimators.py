@@ -1,4 +1,4 @@
-"""Estimators with standard errors: means, ratios, batch means, autocorrelation times.
+"""Estimators with standard errors: means, ratio measures, autocorrelation times.
 
 Pure functions of arrays. A standard error (SE) is always that of the estimator it is
 returned with; ``z_score`` compares an estimate with an exact value in units of its SE.
@@ -7,7 +7,6 @@ returned with; ``z_score`` compares an estimate with an exact value in units of 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -208,19 +207,6 @@ def ess_from_sums(total: float, total_sq: float) -> float:
     return float(total**2 / total_sq) if total_sq > 0 else 0.0
 
 
-def mean_se(samples: ArrayLike, axis: int = 0) -> tuple[NDArray, NDArray]:
-    """Sample mean and its standard error std/sqrt(n) along ``axis`` (ddof = 1)."""
-    x = np.asarray(samples)
-    n = x.shape[axis]
-    if n < 2:
-        raise ValueError(f"need at least 2 samples for a standard error, got n={n}")
-    mean = x.mean(axis=axis)
-    if np.iscomplexobj(x):
-        se = x.real.std(axis=axis, ddof=1) + 1j * x.imag.std(axis=axis, ddof=1)
-        return mean, se / math.sqrt(n)
-    return mean, x.std(axis=axis, ddof=1) / math.sqrt(n)
-
-
 def moments_mean_se(
     total: NDArray, total_sq: NDArray, n: int
 ) -> tuple[NDArray, NDArray]:
@@ -243,25 +229,6 @@ def moments_mean_se(
     return mean, np.sqrt(np.clip(var, 0, None) / n)
 
 
-def ratio_se(num: ArrayLike, den: ArrayLike) -> tuple[float, float]:
-    """Ratio estimator sum(num)/sum(den) with its delta-method standard error."""
-    a, b = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
-    n = a.size
-    if n < 2 or b.size != n:
-        raise ValueError("num and den must have the same length >= 2")
-    r = a.sum() / b.sum()
-    resid = a - r * b
-    se = math.sqrt(resid.var(ddof=1) / n) / abs(b.mean())
-    return float(r), float(se)
-
-
-def batch_means(batches: ArrayLike) -> tuple[float, float]:
-    """Grand mean of equal-length batch means and its batch-means standard error."""
-    x = np.asarray(batches, dtype=float).ravel()
-    mean, se = mean_se(x)
-    return float(mean), float(se)
-
-
 def integrated_autocorrelation_time(
     batch_means_var: float, batch_length: float, variance: float
 ) -> float:
@@ -278,25 +245,5 @@ def integrated_autocorrelation_time(
 
 def chi_square_p_value(z: ArrayLike) -> float:
     """p-value of sum z^2 under a chi-square law with len(z) degrees of freedom."""
-    from scipy.stats import chi2
-
     z = np.asarray(z, dtype=float).ravel()
-    return float(chi2.sf(np.sum(z**2), z.size))
-
-
-def grouped_jackknife(
-    stat: Callable[[NDArray], float], groups: NDArray
-) -> tuple[float, float]:
-    """Delete-one-group jackknife: stat of the pooled groups and its standard error.
-
-    ``groups`` (G, ...) holds per-group sums; ``stat`` maps a pooled sum (...) to the
-    estimate (e.g. a measure of the ratio estimator rho' = sum num / sum den).
-    """
-    G = groups.shape[0]
-    if G < 2:
-        raise ValueError(f"need at least 2 groups for a jackknife, got {G}")
-    total = groups.sum(axis=0)
-    full = stat(total)
-    loo = np.array([stat(total - groups[g]) for g in range(G)])
-    se = math.sqrt((G - 1) / G * np.sum((loo - loo.mean()) ** 2))
-    return float(full), float(se)
+    return float(stats.chi2.sf(np.sum(z**2), z.size))

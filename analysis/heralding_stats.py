@@ -80,18 +80,13 @@ def ratio_groups(
 
 
 def ratio_states(pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """rho' from pooled sums [vec(numerator), sum w, sum w^2] (..., k^2 + 2); NaN
-    where the weights sum to zero."""
+    """rho' (..., k, k) from pooled sums [vec(numerator), sum w, sum w^2]
+    (..., k^2 + 2), one row or many; NaN where the weights sum to zero."""
     k = round(np.sqrt(pooled.shape[-1] - 2))
     den = pooled[..., k * k].real
     with np.errstate(divide="ignore", invalid="ignore"):
         out = pooled[..., : k * k] / den[..., None]
     return out.reshape(*pooled.shape[:-1], k, k)
-
-
-def ratio_state(pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """rho' (k, k) from one pooled row of sums."""
-    return ratio_states(pooled)
 
 
 def weights_ess(groups: NDArray[np.complex128]) -> float:
@@ -119,7 +114,7 @@ def post_selected_state(groups: NDArray[np.complex128]) -> tuple[NDArray, NDArra
         raise ValueError(
             f"need at least 2 groups for a jackknife, got {groups.shape[0]}"
         )
-    est = ratio_state(groups.sum(axis=0))
+    est = ratio_states(groups.sum(axis=0))
     loo = ratio_states(_leave_one_out(groups))
     se = _jackknife_se(loo.real) + 1j * _jackknife_se(loo.imag)
     return est, se
@@ -145,7 +140,7 @@ def quality_table(
     their z taken on the signed form.
     """
     ess = weights_ess(groups)
-    full = ratio_state(groups.sum(axis=0))
+    full = ratio_states(groups.sum(axis=0))
     loo = ratio_states(_leave_one_out(groups))
     rows = []
     for name, f in measures.items():

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.linalg as la
 from numpy.typing import ArrayLike, NDArray
 
+from analysis.checks import check_unit_vector, is_integer
+
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 
@@ -44,8 +46,8 @@ def _dims(rho: NDArray[np.complex128], dims: tuple[int, int] | None) -> tuple[in
             )
         return d, d
     try:
-        ok = len(dims) == 2 and all(int(x) == x >= 1 for x in dims)
-    except (TypeError, ValueError):
+        ok = len(dims) == 2 and all(is_integer(x) and x >= 1 for x in dims)
+    except TypeError:
         ok = False
     if not ok or dims[0] * dims[1] != D:
         raise ValueError(
@@ -169,11 +171,7 @@ def fidelity(rho: ArrayLike, target: ArrayLike) -> float:
             )
         if not np.all(np.isfinite(target)):
             raise ValueError("target contains NaN or Inf; it must be finite")
-        norm = float(np.linalg.norm(target))
-        if abs(norm - 1.0) > 1e-8:
-            raise ValueError(
-                f"target must be a unit vector (norm 1), got norm {norm:.12g}"
-            )
+        check_unit_vector(target, "target")
         return float(np.real(target.conj() @ rho @ target))
     sigma = _density(target, "target")
     if sigma.shape != rho.shape:

@@ -4,7 +4,7 @@ K is the number of filtering attempts until a success (an integer >= 1; the wait
 time is W = K T). These helpers turn per-attempt success flags into samples of K and
 of the first success round of banks of n machines, and compare the samples with an
 exact law given as ``pmf[k - 1]`` for k = 1..k_max plus the tail P(K > k_max), the
-convention of ``trajectories.exact.protocol``.
+convention of ``trajectories.exact.attempt_laws``.
 
 Censored samples (no success within the simulated attempts) are encoded as
 ``n_attempts + 1``: they land in the tail bin of ``empirical_pmf`` and
@@ -21,6 +21,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
+
+from analysis.checks import check_int, check_probability
 
 
 class EmpiricalLaw(NamedTuple):
@@ -91,23 +93,9 @@ def _attempts(k: ArrayLike, name: str = "k") -> NDArray[np.int64]:
     return a.astype(np.int64)
 
 
-def _positive_int(value: object, name: str, minimum: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name}={value!r} must be an integer >= {minimum}")
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be an integer >= {minimum}")
-    return int(value)
-
-
 def _fraction(value: object, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ValueError(f"{name}={value!r} must be a number in (0, 1)")
-    value = float(value)
-    if not 0 < value < 1:
-        raise ValueError(f"{name}={value} must be in (0, 1)")
-    return value
+    """A quantile level or a confidence: a probability strictly inside (0, 1)."""
+    return check_probability(value, name, open_low=True, open_high=True)
 
 
 def _flags(success: ArrayLike) -> NDArray[np.bool_]:
@@ -204,7 +192,7 @@ def next_cycle_attempts(success: ArrayLike, window: int) -> NDArray[np.int64]:
     array([2, 3])
     """
     s = _flags(success)
-    w = _positive_int(window, "window")
+    w = check_int(window, "window")
     first = np.argmax(s, axis=1)
     ok = s.any(axis=1) & (first + w < s.shape[1])
     rows = np.flatnonzero(ok)
@@ -227,7 +215,7 @@ def bank_first_success_round(success: ArrayLike, n_machines: int) -> NDArray[np.
     array([2, 4])
     """
     s = _flags(success)
-    n = _positive_int(n_machines, "n_machines")
+    n = check_int(n_machines, "n_machines")
     if s.shape[0] % n:
         raise ValueError(
             f"success has {s.shape[0]} rows, not a multiple of n_machines={n} "
@@ -240,7 +228,7 @@ def bank_first_success_round(success: ArrayLike, n_machines: int) -> NDArray[np.
 def bank_minimum(k: ArrayLike, n_machines: int) -> NDArray[np.int64]:
     """min over consecutive groups of n_machines samples of K (bank rounds from K)."""
     a = _attempts(k)
-    n = _positive_int(n_machines, "n_machines")
+    n = check_int(n_machines, "n_machines")
     if a.size % n:
         raise ValueError(
             f"k has {a.size} samples, not a multiple of n_machines={n} (whole banks)"
@@ -260,7 +248,7 @@ def empirical_pmf(k: ArrayLike, k_max: int | None = None) -> EmpiricalLaw:
     EmpiricalLaw(pmf=array([0.5 , 0.25]), tail=0.25, n=4)
     """
     a = _attempts(k)
-    k_max = int(a.max()) if k_max is None else _positive_int(k_max, "k_max")
+    k_max = int(a.max()) if k_max is None else check_int(k_max, "k_max")
     counts = np.bincount(np.minimum(a, k_max + 1), minlength=k_max + 2)
     return EmpiricalLaw(
         counts[1 : k_max + 1] / a.size, float(counts[-1] / a.size), int(a.size)
@@ -342,7 +330,7 @@ def bootstrap_ci(
     a = _attempts(k)
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng={rng!r} must be a numpy.random.Generator")
-    n_boot = _positive_int(n_boot, "n_boot", 10)
+    n_boot = check_int(n_boot, "n_boot", 10)
     confidence = _fraction(confidence, "confidence")
     idx = rng.integers(0, a.size, size=(n_boot, a.size))
     boot = np.array([statistic(a[row]) for row in idx], dtype=float)
@@ -370,7 +358,7 @@ def chi_square_gof(
     p, tail = _law(pmf, tail)
     if not min_expected > 0:
         raise ValueError(f"min_expected={min_expected} must be > 0")
-    ddof = _positive_int(ddof, "ddof", 0)
+    ddof = check_int(ddof, "ddof", 0)
     n = a.size
     expected_k = n * np.append(p, tail)  # k = 1..k_max, then K > k_max
     edges, exp_bins, acc = [], [], 0.0

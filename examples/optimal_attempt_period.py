@@ -14,11 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.measures import fidelity
-from trajectories.exact.protocol import (
-    delivered_state,
-    optimal_attempt_period,
-    pair_rate,
-)
+from trajectories.exact.delivered_pairs import delivered_state, pair_rate
+from trajectories.exact.optimal_period import optimal_attempt_period
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel

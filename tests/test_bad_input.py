@@ -23,15 +23,14 @@ from analysis.measures import (
 from trajectories.exact.states import herald
 from trajectories.system.baths import (
     bose_einstein,
-    parse_temperature,
     thermal_populations,
     thermal_state,
     transition_rates,
 )
+from trajectories.system.checks import parse_temperature
 from trajectories.system.filters import Filter
+from trajectories.system.machine import Machine, Transition
 from trajectories.system.machines import (
-    Machine,
-    Transition,
     one_step,
     qubit_qubit,
     qubit_qutrit,

@@ -16,14 +16,12 @@ import pytest
 
 from trajectories.exact.states import herald, steady_state
 from trajectories.system.baths import (
-    INVERTED,
     bose_einstein,
-    is_inverted,
-    parse_temperature,
     thermal_populations,
     thermal_state,
     transition_rates,
 )
+from trajectories.system.checks import INVERTED, is_inverted, parse_temperature
 from trajectories.system.machines import qudit, qutrit
 from trajectories.system.models import LindbladModel
 

@@ -20,7 +20,8 @@ from trajectories.exact.states import steady_state
 from trajectories.paper import lindblad as paper
 from trajectories.paper.lindblad import CAPTION, VARIANTS
 from trajectories.system.baths import bose_einstein, thermal_state, transition_rates
-from trajectories.system.machines import Machine, qudit, qutrit
+from trajectories.system.machine import Machine
+from trajectories.system.machines import qudit, qutrit
 from trajectories.system.models import LindbladModel, ResetModel
 
 RTOL = 1e-9

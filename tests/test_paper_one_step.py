@@ -22,7 +22,8 @@ from trajectories.paper.one_step import (
     limit_state,
     relaxed_negativity,
 )
-from trajectories.system.machines import Machine, Transition, one_step
+from trajectories.system.machine import Machine, Transition
+from trajectories.system.machines import one_step
 from trajectories.system.models import ResetModel
 
 RTOL = 1e-9

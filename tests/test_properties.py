@@ -29,8 +29,8 @@ from analysis.measures import (
 )
 from trajectories.exact.states import herald, steady_state
 from trajectories.system.liouvillian import diagonal_indices
+from trajectories.system.machine import Machine
 from trajectories.system.machines import (
-    Machine,
     one_step,
     qubit_qubit,
     qubit_qutrit,

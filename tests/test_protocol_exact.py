@@ -13,23 +13,21 @@ from scipy.special import comb
 
 from analysis.measures import fidelity
 from analysis.waiting_times import bank_minimum, chi_square_gof
-from trajectories.exact.protocol import (
-    attempt_maps,
+from trajectories.exact.attempt_chain import attempt_maps, propagator
+from trajectories.exact.attempt_laws import (
     attempts_pmf,
     attempts_survival,
     bank_first_success_pmf,
-    delivered_state,
     geometric_deviation,
     geometric_pmf,
     mean_attempts,
-    optimal_attempt_period,
-    pair_rate,
-    propagator,
-    restart_state,
     round_success_probability,
     success_probability,
     total_variation,
 )
+from trajectories.exact.delivered_pairs import delivered_state, pair_rate
+from trajectories.exact.optimal_period import optimal_attempt_period
+from trajectories.exact.starts import restart_state
 from trajectories.exact.states import evolve, herald, steady_state
 from trajectories.system.baths import thermal_state
 from trajectories.system.filters import Filter

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trajectories.exact.protocol import geometric_deviation
+from trajectories.exact.attempt_laws import geometric_deviation
 from trajectories.heralding.protocol import run_heralding
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
@@ -100,7 +100,7 @@ def test_pair_rate_and_quality_by_attempt() -> None:
 def test_optimal_attempt_period_confirmed_by_simulation() -> None:
     """At the optimum T* for a fidelity floor of 0.97 (constraint active), the sampled
     pair rate and delivered fidelity agree with the exact values."""
-    from trajectories.exact.protocol import optimal_attempt_period
+    from trajectories.exact.optimal_period import optimal_attempt_period
 
     opt = optimal_attempt_period(MODEL, 0.97)
     assert opt.constraint_active

@@ -15,7 +15,7 @@ from matplotlib.image import imread
 from analysis import report as rp
 from analysis.sweep_plot import sweep_figure
 from analysis.waiting_times import first_success_attempts
-from trajectories.exact.protocol import attempts_pmf, round_success_probability
+from trajectories.exact.attempt_laws import attempts_pmf, round_success_probability
 from trajectories.pipeline import report
 from trajectories.pipeline.cli import main as run_main
 from trajectories.system.machines import qutrit

@@ -45,9 +45,9 @@ from trajectories.paper import qutrit as paper_qutrit
 from trajectories.paper import small_machines as paper_g
 from trajectories.paper.one_step import eta
 from trajectories.pipeline.config import load_config, preset_names
+from trajectories.system.machine import Machine
 from trajectories.system.machines import (
     PRESETS,
-    Machine,
     one_step,
     qubit_qubit,
     qubit_qutrit,

@@ -19,7 +19,7 @@ from analysis.waiting_times import (
     renewal_attempts,
     sample_moments,
 )
-from trajectories.exact.protocol import attempts_pmf, geometric_pmf
+from trajectories.exact.attempt_laws import attempts_pmf, geometric_pmf
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
 

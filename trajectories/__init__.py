@@ -30,16 +30,16 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from trajectories.engine.ensemble import Ensemble
-from trajectories.exact.protocol import attempts_pmf, optimal_attempt_period
+from trajectories.exact.attempt_laws import attempts_pmf
+from trajectories.exact.optimal_period import optimal_attempt_period
 from trajectories.exact.starts import start_state
 from trajectories.exact.states import Herald, evolve, herald, steady_state
 from trajectories.heralding.protocol import run_heralding
 from trajectories.heralding.results import HeraldingRun
 from trajectories.simulation import simulate
 from trajectories.system.filters import Filter
+from trajectories.system.machine import Machine, Transition
 from trajectories.system.machines import (
-    Machine,
-    Transition,
     one_step,
     qubit_qubit,
     qubit_qutrit,

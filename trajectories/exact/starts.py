@@ -48,11 +48,16 @@ def start_density(
     return np.outer(rho, rho.conj()) if rho.ndim == 1 else rho
 
 
+def check_restart(restart: object) -> str:
+    """``restart`` if it names a restart state (``RESTARTS``)."""
+    if restart not in RESTARTS:
+        raise ValueError(f"restart={restart!r} must be one of {RESTARTS}")
+    return str(restart)
+
+
 def restart_state(
     model: OpenSystem, restart: str = "thermal"
 ) -> NDArray[np.complex128]:
     """The state (D, D) a machine restarts from after delivering a pair:
     ``"thermal"`` (tau_A (x) tau_B) or ``"steady"``."""
-    if restart not in RESTARTS:
-        raise ValueError(f"restart={restart!r} must be one of {RESTARTS}")
-    return start_state(model, restart, "restart")
+    return start_state(model, check_restart(restart), "restart")

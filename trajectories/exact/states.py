@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.linalg import expm_multiply
 
-from trajectories.system.filters import OUTCOMES, Filter
+from trajectories.system.filters import OUTCOMES, Filter, check_filter
 from trajectories.system.liouvillian import diagonal_indices, reachable_support, unvec
 from trajectories.system.models import OpenSystem
 
@@ -50,11 +50,7 @@ def solve_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
     L_R[row] = is_pop * scale
     rhs = np.zeros(support.size, dtype=complex)
     rhs[row] = scale
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", la.LinAlgWarning)  # singularity checked below
-        lu, piv = la.lu_factor(L_R, check_finite=False)
-    (gecon,) = la.get_lapack_funcs(("gecon",), (lu,))
-    rcond, _ = gecon(lu, np.abs(L_R).sum(axis=0).max(), norm="1")
+    factors, rcond = lu_factor_rcond(L_R)
     if not rcond > RCOND_MIN:
         raise NonUniqueSteadyStateError(
             f"the steady state is not unique (reduced Liouvillian of size "
@@ -62,8 +58,21 @@ def solve_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
             f"is singular, rcond={rcond:.2g}): check that p_A, p_B (or Gamma) make "
             "the dynamics ergodic"
         )
-    x = la.lu_solve((lu, piv), rhs, check_finite=False)
+    x = la.lu_solve(factors, rhs, check_finite=False)
     return _hermitian_unit_trace(unvec(x, support, D))
+
+
+def lu_factor_rcond(
+    A: NDArray[np.complex128],
+) -> tuple[tuple[NDArray, NDArray], float]:
+    """The LU factors (lu, piv) of A and its reciprocal condition number in the
+    1-norm, estimated from them (the caller judges singularity: no warning here)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", la.LinAlgWarning)
+        lu, piv = la.lu_factor(A, check_finite=False)
+    (gecon,) = la.get_lapack_funcs(("gecon",), (lu,))
+    rcond, _ = gecon(lu, np.abs(A).sum(axis=0).max(), norm="1")
+    return (lu, piv), float(rcond)
 
 
 def steady_state(
@@ -123,11 +132,7 @@ def evolve(
     degenerate subspaces are the same in both pictures.
     """
     D = model.machine.dim
-    rho0 = np.asarray(rho0, dtype=complex)
-    if rho0.shape != (D, D):
-        raise ValueError(f"rho0 has shape {rho0.shape}; the machine needs ({D}, {D})")
-    if not np.all(np.isfinite(rho0)):
-        raise ValueError("rho0 contains NaN or Inf; it must be a finite density matrix")
+    rho0 = _finite_matrix(rho0, D, "rho0", "the machine")
     t = np.asarray(times, dtype=float)
     if (
         t.ndim != 1
@@ -147,6 +152,20 @@ def evolve(
     return out
 
 
+def _finite_matrix(
+    rho: NDArray[np.complex128], D: int, name: str, user: str
+) -> NDArray[np.complex128]:
+    """rho as a finite complex (D, D) array (the shape ``user`` needs)."""
+    rho = np.asarray(rho, dtype=complex)
+    if rho.shape != (D, D):
+        raise ValueError(f"{name} has shape {rho.shape}; {user} needs ({D}, {D})")
+    if not np.all(np.isfinite(rho)):
+        raise ValueError(
+            f"{name} contains NaN or Inf; it must be a finite density matrix"
+        )
+    return rho
+
+
 @dataclass(frozen=True, eq=False)
 class Herald:
     """The filter applied to a state: outcome probabilities, p_suc and rho' (Eq. 5)."""
@@ -163,14 +182,8 @@ class Herald:
 def herald(rho: NDArray[np.complex128], filt: Filter) -> Herald:
     """Apply the local filters to rho (D, D): probabilities of the four joint outcomes
     and the post-selected rho' in the relabelled filtered subspace (Eq. 5)."""
-    if not isinstance(filt, Filter):
-        raise ValueError(f"filt must be a Filter, got {type(filt).__name__}")
-    rho = np.asarray(rho, dtype=complex)
-    D = filt.dims[0] * filt.dims[1]
-    if rho.shape != (D, D):
-        raise ValueError(f"rho has shape {rho.shape}; the filter needs ({D}, {D})")
-    if not np.all(np.isfinite(rho)):
-        raise ValueError("rho contains NaN or Inf; it must be a finite density matrix")
+    check_filter(filt)
+    rho = _finite_matrix(rho, filt.dims[0] * filt.dims[1], "rho", "the filter")
     probs = {
         name: float(np.real(np.trace(P @ rho)))
         for name, P in filt.joint_projectors().items()

@@ -19,7 +19,7 @@ from analysis.measures import (
     signed_concurrence,
     signed_negativity,
 )
-from trajectories.system.machines import Machine
+from trajectories.system.machine import Machine
 
 CLIPPED_MEASURES = ("negativity", "concurrence")
 """Measures given in signed form by ``post_selected_measures`` (report max(0, .))."""

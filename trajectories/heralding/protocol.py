@@ -9,13 +9,11 @@ relabelled filtered subspace) and the machine restarts from ``restart`` ("therma
 tau_A (x) tau_B, or "steady": the steady state). Trajectory i is machine i mod n of
 bank i // n: banks of n machines attempt in lockstep.
 
-The exact laws these samples are checked against are in ``exact/protocol.py``
-(compared in ``validation/heralding.py``).
+The exact laws these samples are checked against are in ``exact/attempt_laws.py``
+and ``exact/delivered_pairs.py`` (compared in ``validation/heralding.py``).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,6 +22,7 @@ from trajectories.exact.starts import restart_state, start_state
 from trajectories.heralding.recorder import AttemptRecorder
 from trajectories.heralding.results import HeraldingRun
 from trajectories.simulation import simulate
+from trajectories.system.checks import check_duration, check_int, check_positive
 from trajectories.system.models import OpenSystem
 
 
@@ -43,23 +42,14 @@ def run_heralding(
 ) -> HeraldingRun:
     """Simulate the heralding protocol on ``n_traj`` machines.
 
-    Parameters
-    ----------
-    attempt_period
-        T > 0: the filters are applied at t = b + T, b + 2T, ..., b + n_attempts T
-        (b = ``burn_in``).
-    n_attempts
-        Number of attempts per machine (>= 1).
-    initial, restart
-        Start state (as in ``simulation.simulate``; default the steady state, i.e. the
-        machine has been running) and the state after a delivered pair.
-    n_machines
-        Bank size n: consecutive trajectories form banks attempting in lockstep.
-    burn_in, relaxation_samples
-        Time b before the first attempt; the ensemble is sampled at
-        ``relaxation_samples`` times over [0, b] (quadratically spaced, dense early)
-        and time-averaged along each trajectory over [b, b + T] before the first
-        attempt: the run's own estimates of the steady state (``ensemble``).
+    The filters are applied at t = b + T, b + 2T, ..., b + n_attempts T (T =
+    ``attempt_period`` > 0, ``n_attempts`` >= 1, b = ``burn_in``), from ``initial``
+    (as in ``simulation.simulate``; default the steady state: the machine has been
+    running) and from ``restart`` after a delivered pair; consecutive trajectories
+    form banks of ``n_machines`` machines attempting in lockstep. The ensemble is
+    sampled at ``relaxation_samples`` times over [0, b] (quadratically spaced, dense
+    early) and time-averaged along each trajectory over [b, b + T] before the first
+    attempt: the run's own estimates of the steady state (``ensemble``).
 
     Examples
     --------
@@ -71,27 +61,10 @@ def run_heralding(
     >>> run.attempts_table().shape
     (1000, 10)
     """
-    T = float(attempt_period)
-    if not (math.isfinite(T) and T > 0):
-        raise ValueError(f"attempt_period={attempt_period!r} must be finite and > 0")
-    for name, value in (
-        ("n_attempts", n_attempts),
-        ("n_machines", n_machines),
-        ("n_traj", n_traj),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < 1
-        ):
-            raise ValueError(f"{name}={value!r} must be an integer >= 1")
-    if n_traj % n_machines:
-        raise ValueError(
-            f"n_traj={n_traj} must be a multiple of n_machines={n_machines} "
-            "(whole banks)"
-        )
-    if not (math.isfinite(burn_in) and burn_in >= 0):
-        raise ValueError(f"burn_in={burn_in!r} must be finite and >= 0")
+    T, n_attempts, n_machines = _check_protocol(
+        attempt_period, n_attempts, n_machines, n_traj
+    )
+    burn_in = check_duration(burn_in, "burn_in")
     start = start_state(model, initial)
     recorder = AttemptRecorder(
         model.machine.filter, n_traj, n_attempts, restart_state(model, restart)
@@ -115,10 +88,26 @@ def run_heralding(
     return HeraldingRun(
         model=model,
         attempt_period=T,
-        n_machines=int(n_machines),
+        n_machines=n_machines,
         burn_in=float(burn_in),
         initial=start,
         restart=restart,
         recorder=recorder,
         ensemble=ensemble,
     )
+
+
+def _check_protocol(
+    attempt_period: object, n_attempts: object, n_machines: object, n_traj: object
+) -> tuple[float, int, int]:
+    """T, n_attempts and n_machines checked, with n_traj whole banks of n_machines."""
+    T = check_positive(attempt_period, "attempt_period")
+    n_attempts = check_int(n_attempts, "n_attempts")
+    n_machines = check_int(n_machines, "n_machines")
+    n_traj = check_int(n_traj, "n_traj")
+    if n_traj % n_machines:
+        raise ValueError(
+            f"n_traj={n_traj} must be a multiple of n_machines={n_machines} "
+            "(whole banks)"
+        )
+    return T, n_attempts, n_machines

@@ -5,10 +5,17 @@ and restart; every outcome and Born probability recorded."""
 from __future__ import annotations
 
 import numpy as np
+from numpy.random import Generator
 from numpy.typing import NDArray
 
 from trajectories.engine.initial_states import PureStateEnsemble
 from trajectories.system.filters import Filter
+
+Indices = NDArray[np.int64]
+"""Trajectory or attempt indices (m,)."""
+
+States = NDArray[np.complex128]
+"""State vectors (m, D), one a row."""
 
 
 class AttemptRecorder:
@@ -37,13 +44,10 @@ class AttemptRecorder:
         return np.stack([pp, a_pass - pp, fp, a_fail - fp]).reshape(4, psi.shape[0], -1)
 
     def attempt(
-        self,
-        ids: NDArray[np.int64],
-        index: NDArray[np.int64],
-        psi: NDArray[np.complex128],
-        rng: np.random.Generator,
-    ) -> NDArray[np.complex128]:
-        """Draw the joint outcome of each state, collapse, deliver and restart."""
+        self, ids: Indices, index: Indices, psi: States, rng: Generator
+    ) -> States:
+        """Draw the joint outcome of each state (trajectories ``ids``, attempt
+        ``index``), collapse, deliver and restart (``event_loop.Attempts``)."""
         branches = self._branches(psi)
         probs = np.einsum("kmd,kmd->mk", branches.conj(), branches).real
         cum = np.cumsum(probs, axis=1)

@@ -16,7 +16,7 @@ import numpy as np
 from trajectories.exact.states import NonUniqueSteadyStateError, steady_state
 from trajectories.pipeline.config import RunConfig, validate
 from trajectories.pipeline.schema import ConfigError
-from trajectories.system.baths import parse_temperature
+from trajectories.system.checks import parse_temperature
 
 PROBE_VALUES: dict[tuple[str, str], float] = {
     ("machine", "g"): 0.01,

@@ -22,7 +22,7 @@ from analysis import report as rp
 from analysis import sweep_plot
 from analysis.heralding_stats import post_selected_state
 from analysis.waiting_times import any_success_probability
-from trajectories.exact.protocol import attempts_pmf, round_success_probability
+from trajectories.exact.attempt_laws import attempts_pmf, round_success_probability
 from trajectories.exact.states import Herald, herald, steady_state
 from trajectories.heralding.measures import reported_measures
 from trajectories.pipeline.config import RunConfig, validate

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trajectories.system import machines as presets
-from trajectories.system.baths import parse_temperature
+from trajectories.system.checks import parse_temperature
 
 
 class ConfigError(ValueError):

@@ -27,7 +27,7 @@ from analysis.estimators import (
 )
 from analysis.heralding_stats import quality_table
 from analysis.waiting_times import any_success_probability
-from trajectories.exact.protocol import attempts_pmf
+from trajectories.exact.attempt_laws import attempts_pmf
 from trajectories.exact.relaxation import relaxation_time
 from trajectories.exact.starts import start_density
 from trajectories.exact.states import evolve, herald, steady_state

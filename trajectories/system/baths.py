@@ -1,14 +1,8 @@
-"""Bath temperatures, thermal states and Bose-Einstein rates.
+"""Thermal states, Bose-Einstein occupations and the rates of a thermal bath.
 
-Temperatures are floats in units of the first gap of system A (hbar = k_B = 1):
-
-* ``0.0``: zero temperature (the ground state),
-* ``0 < T < inf``: a Gibbs state,
-* ``math.inf``: infinite temperature (the maximally mixed state),
-* ``INVERTED`` (``-0.0``, written ``"-0"`` in configs): population inversion, the limit
-  ``T -> 0^-`` of App. G, in which all population sits in the highest level.
-
-Any other negative temperature is refused.
+Temperatures follow the conventions of ``checks.parse_temperature``: a float in units
+of the first gap of system A, ``math.inf``, or ``INVERTED`` (``-0.0``) for population
+inversion (App. G).
 """
 
 from __future__ import annotations
@@ -19,59 +13,21 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-INVERTED = -0.0
-"""The population-inversion temperature ``T -> 0^-`` (App. G)."""
+from trajectories.system.checks import (
+    RATE_RANGE,
+    check_positive,
+    check_rate,
+    is_inverted,
+    parse_temperature,
+    real_number,
+)
 
 _ENERGY_TOL = 1e-12
+"""Levels within this of the lowest (or, at inversion, highest) one share its
+population at T = 0 (and T -> 0^-)."""
+
 _EXPM1_MAX = 700.0
 """Above this x = E/T, n_B = e^{-x}/(1 - e^{-x}) (math.expm1 overflows at ~709.78)."""
-
-
-def is_inverted(T: float) -> bool:
-    """True for the population-inversion temperature ``T -> 0^-``."""
-    return T == 0.0 and math.copysign(1.0, T) < 0
-
-
-def parse_temperature(value: float | str, name: str = "T") -> float:
-    """Read a temperature: a number >= 0, ``inf``, or ``"-0"`` for population inversion.
-
-    Examples
-    --------
-    >>> parse_temperature("inf"), parse_temperature(0.5)
-    (inf, 0.5)
-    >>> is_inverted(parse_temperature("-0"))
-    True
-    """
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"-0", "-0.0", "0-", "inversion", "inverted"}:
-            return INVERTED
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(
-                f"{name}={value!r} is not a temperature: expected a number >= 0, "
-                "'inf', or '-0' (population inversion)"
-            ) from None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ValueError(
-            f"{name}={value!r} is not a temperature: expected a number >= 0, 'inf', "
-            "or '-0' (population inversion)"
-        )
-    T = float(value)
-    if math.isnan(T):
-        raise ValueError(
-            f"{name}=nan is not a temperature: expected a number >= 0, 'inf', or '-0' "
-            "(population inversion)"
-        )
-    if T < 0 or T == -math.inf:
-        raise ValueError(
-            f"{name}={T} is negative: valid temperatures are 0 <= T <= inf, or '-0' "
-            "for population inversion (T -> 0^-)"
-        )
-    return T
 
 
 def thermal_populations(
@@ -124,16 +80,6 @@ def _energies(energies: Sequence[float] | NDArray[np.float64]) -> NDArray[np.flo
     return E
 
 
-def _real(value: float, name: str, valid: str) -> float:
-    """float(value), refusing booleans, strings and non-numbers with a ValueError."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        raise ValueError(f"{name}={value!r} must be a real number, {valid}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a real number, {valid}") from None
-
-
 def thermal_state(
     energies: Sequence[float] | NDArray[np.float64], T: float
 ) -> NDArray[np.float64]:
@@ -155,11 +101,7 @@ def bose_einstein(E: float, T: float) -> float:
     >>> round(bose_einstein(1.0, 1.0), 6)
     0.581977
     """
-    E = _real(E, "E", "finite and > 0")
-    if not (E > 0 and math.isfinite(E)):
-        raise ValueError(
-            f"transition energy E={E} must be finite and > 0 for Bose-Einstein rates"
-        )
+    E = check_positive(E, "transition energy E")
     T = parse_temperature(T)
     if T == math.inf:
         return math.inf
@@ -185,13 +127,8 @@ def transition_rates(Gamma: float, E: float, T: float) -> tuple[float, float]:
     >>> transition_rates(2.0, 1.0, 0.0)
     (0.0, 2.0)
     """
-    Gamma = _real(Gamma, "Gamma", "a finite rate >= 0")
-    if not (Gamma >= 0 and math.isfinite(Gamma)):
-        raise ValueError(f"Gamma={Gamma} must be a finite rate >= 0")
-    n = bose_einstein(E, T)
-    if n == math.inf:
-        raise ValueError(
-            f"T={T}: the Lindblad model needs a finite temperature (Bose-Einstein "
-            "rates diverge at T = inf); valid range 0 <= T < inf, or '-0'"
-        )
+    Gamma = check_rate(
+        real_number(Gamma, "Gamma", f"a real number, {RATE_RANGE}"), "Gamma"
+    )
+    n = bose_einstein(E, parse_temperature(T, finite=True))
     return Gamma * abs(n), Gamma * abs(1.0 + n)

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from trajectories.system.checks import check_int, check_sequence, is_integer
+
 OUTCOMES = ("pass_pass", "pass_fail", "fail_pass", "fail_fail")
 """Names of the four joint outcomes, (A, B); success is ``pass_pass``."""
 
-_TOL = 1e-10
-
+FILTER_TOL = 1e-10
+"""Absolute tolerance of the projector checks P = P^dag and P @ P = P (and of the
+test for a diagonal projector)."""
 
 _PROJECTOR = "a filter must be an orthogonal projector, P = P^dag = P @ P"
 
@@ -32,12 +35,12 @@ def _check_projector(P: NDArray[np.complex128], d: int, name: str) -> None:
         raise ValueError(f"{name} has shape {P.shape}; it must be ({d}, {d})")
     if not np.all(np.isfinite(P)):
         raise ValueError(f"{name}={P.tolist()} contains NaN or Inf; {_PROJECTOR}")
-    if not np.allclose(P, P.conj().T, atol=_TOL):
+    if not np.allclose(P, P.conj().T, rtol=0, atol=FILTER_TOL):
         dev = float(np.abs(P - P.conj().T).max())
         raise ValueError(
             f"{name} is not Hermitian, max |P - P^dag| = {dev:.3g}; {_PROJECTOR}"
         )
-    if not np.allclose(P @ P, P, atol=1e-9):
+    if not np.allclose(P @ P, P, rtol=0, atol=FILTER_TOL):
         dev = float(np.abs(P @ P - P).max())
         raise ValueError(
             f"{name} is not a projector, max |P @ P - P| = {dev:.3g}; {_PROJECTOR}"
@@ -52,7 +55,7 @@ def _check_projector(P: NDArray[np.complex128], d: int, name: str) -> None:
 def _isometry(P: NDArray[np.complex128]) -> NDArray[np.complex128]:
     """Columns spanning the range of a projector, kept levels in increasing order."""
     diag = np.diag(P).real
-    if np.allclose(P, np.diag(diag), atol=_TOL):
+    if np.allclose(P, np.diag(diag), rtol=0, atol=FILTER_TOL):
         keep = np.flatnonzero(diag > 0.5)
         return np.eye(P.shape[0], dtype=complex)[:, keep]
     vals, vecs = np.linalg.eigh(P)
@@ -129,15 +132,9 @@ class Filter:
 def _level_projector(
     d: int, levels: Sequence[int], name: str
 ) -> NDArray[np.complex128]:
-    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1:
-        raise ValueError(f"d={d!r} must be an integer >= 1 (a local dimension)")
-    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
-        raise ValueError(f"{name}={levels!r} must be a sequence of integer levels")
-    levels = list(levels)
-    if any(
-        isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer))
-        for k in levels
-    ):
+    d = check_int(d, "d")
+    levels = list(check_sequence(levels, name))
+    if not all(is_integer(k) for k in levels):
         raise ValueError(f"{name}={levels} must be integer levels in 0..{d - 1}")
     if not levels or any(not 0 <= int(k) < d for k in levels):
         raise ValueError(f"{name}={levels} must be a non-empty subset of 0..{d - 1}")
@@ -146,3 +143,12 @@ def _level_projector(
     P = np.zeros((d, d), dtype=complex)
     P[levels, levels] = 1.0
     return P
+
+
+def check_filter(value: object, name: str = "filt", *, none_ok: bool = False) -> None:
+    """Refuse what is not a ``Filter`` (nor None, with ``none_ok``)."""
+    if not isinstance(value, Filter) and not (none_ok and value is None):
+        raise ValueError(
+            f"{name} of type {type(value).__name__} must be a "
+            f"trajectories.filters.Filter{' or None' if none_ok else ''}"
+        )

@@ -16,26 +16,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from trajectories.system.baths import (
-    parse_temperature,
-    thermal_populations,
-    transition_rates,
-)
+from trajectories.system.baths import thermal_populations, transition_rates
+from trajectories.system.checks import check_rate, parse_temperature
 from trajectories.system.liouvillian import JumpOperator, lindblad_liouvillian
-from trajectories.system.machines import Machine
+from trajectories.system.machine import Machine
 
 Rates = float | Mapping[tuple[int, int], float]
-
-
-def _rate(value: float, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise ValueError(f"{name}={value!r} must be a finite rate >= 0")
-    value = float(value)
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{name}={value} must be a finite rate >= 0")
-    return value
 
 
 def _local_jump(
@@ -90,6 +76,15 @@ class OpenSystem:
         return H, c_ops
 
 
+def check_model(model: object) -> OpenSystem:
+    """``model`` if it is an open system (a ResetModel or a LindbladModel)."""
+    if not isinstance(model, OpenSystem):
+        raise ValueError(
+            f"model={model!r} must be a ResetModel or LindbladModel (an OpenSystem)"
+        )
+    return model
+
+
 @dataclass(frozen=True, eq=False)
 class ResetModel(OpenSystem):
     """The reset model of Eq. 4: each system is reset to its thermal state at rate p.
@@ -106,8 +101,8 @@ class ResetModel(OpenSystem):
 
     def __post_init__(self) -> None:
         _check_machine(self.machine)
-        object.__setattr__(self, "p_A", _rate(self.p_A, "p_A"))
-        object.__setattr__(self, "p_B", _rate(self.p_B, "p_B"))
+        object.__setattr__(self, "p_A", check_rate(self.p_A, "p_A"))
+        object.__setattr__(self, "p_B", check_rate(self.p_B, "p_B"))
         object.__setattr__(self, "T_A", parse_temperature(self.T_A, "T_A"))
         object.__setattr__(self, "T_B", parse_temperature(self.T_B, "T_B"))
 
@@ -155,8 +150,8 @@ def _transition_gammas(Gamma: Rates, d: int, name: str) -> dict[tuple[int, int],
             raise ValueError(
                 f"{name} has transitions {unknown}; valid pairs are {pairs}"
             )
-        return {p: _rate(Gamma.get(p, 0.0), f"{name}[{p}]") for p in pairs}
-    return {p: _rate(Gamma, name) for p in pairs}
+        return {p: check_rate(Gamma.get(p, 0.0), f"{name}[{p}]") for p in pairs}
+    return {p: check_rate(Gamma, name) for p in pairs}
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,15 +175,9 @@ class LindbladModel(OpenSystem):
     def __post_init__(self) -> None:
         _check_machine(self.machine)
         for name in ("T_A", "T_B"):
-            T = parse_temperature(getattr(self, name), name)
-            if T == math.inf:
-                raise ValueError(
-                    f"{name}=inf: the Lindblad model needs a finite temperature "
-                    "(Bose-Einstein rates diverge at T = inf); valid range "
-                    "0 <= T < inf, or '-0' (population inversion)"
-                )
+            T = parse_temperature(getattr(self, name), name, finite=True)
             object.__setattr__(self, name, T)
-        object.__setattr__(self, "dephasing", _rate(self.dephasing, "dephasing"))
+        object.__setattr__(self, "dephasing", check_rate(self.dephasing, "dephasing"))
         for side, E in (("A", self.machine.energies_A), ("B", self.machine.energies_B)):
             if np.any(np.diff(E) <= 0):
                 raise ValueError(

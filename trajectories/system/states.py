@@ -12,11 +12,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trajectories.system.baths import thermal_state
+from trajectories.system.checks import STATE_TOL, check_unit_vector
 from trajectories.system.models import OpenSystem
-
-STATE_TOL = 1e-10
-"""Tolerance on the norm of a state vector and on the trace, Hermiticity and
-positivity of a density matrix."""
 
 
 def check_state(
@@ -34,9 +31,7 @@ def check_state(
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or Inf; it must be finite")
     if x.ndim == 1:
-        norm = float(np.linalg.norm(x))
-        if abs(norm - 1) > STATE_TOL:
-            raise ValueError(f"{name} has norm {norm:.12g}; it must be 1")
+        check_unit_vector(x, name)
         return x
     if not np.allclose(x, x.conj().T, rtol=0, atol=STATE_TOL):
         raise ValueError(f"{name} is not Hermitian")

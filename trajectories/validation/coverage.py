@@ -21,7 +21,7 @@ from scipy import stats
 from analysis.estimators import count_mean_estimate, mean_estimate
 from analysis.heralding_stats import quality_table, ratio_groups
 from analysis.waiting_times import first_success_attempts
-from trajectories.exact.protocol import attempts_pmf
+from trajectories.exact.attempt_laws import attempts_pmf
 from trajectories.heralding.measures import (
     CLIPPED_MEASURES,
     measure_ranges,

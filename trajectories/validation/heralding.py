@@ -2,7 +2,7 @@
 
 Every function takes a finished ``HeraldingRun`` and returns its sample estimate next
 to the exact value from the exact layer: the filter statistics at the first attempt
-(e^{LT} rho_0 heralded, Eq. 5), the laws of K, K' and R (``exact.protocol``), the
+(e^{LT} rho_0 heralded, Eq. 5), the laws of K, K' and R (``exact.attempt_laws``), the
 round success of a bank, the long-run pair rate and delivered fidelity.
 """
 
@@ -23,16 +23,16 @@ from analysis.waiting_times import (
     quantile_ci,
     sample_moments,
 )
-from trajectories.exact import protocol as exact_protocol
-from trajectories.exact.protocol import (
-    AttemptsLaw,
+from trajectories.exact import delivered_pairs as exact_protocol
+from trajectories.exact.attempt_chain import AttemptsLaw
+from trajectories.exact.attempt_laws import (
     attempts_pmf,
     bank_first_success_pmf,
-    delivered_state,
     geometric_pmf,
     round_success_probability,
     success_probability,
 )
+from trajectories.exact.delivered_pairs import delivered_state
 from trajectories.exact.starts import restart_state
 from trajectories.exact.states import Herald, evolve, herald
 from trajectories.heralding.measures import CLIPPED_MEASURES, measure_ranges
