@@ -3,7 +3,7 @@
 ``simulate`` runs ``n_traj`` trajectories of a model (the reset model of Eq. 4 as
 thermal-reset jumps, the Lindblad model of Eqs. F1/F6 as quantum jumps) in chunks of
 state arrays of shape (chunk, D). Each trajectory is event driven: the next event is
-either its next jump (``unravelling.clock_pass``) or the next checkpoint common to all
+either its next jump (``jump_times.clock_pass``) or the next checkpoint common to all
 trajectories (a sample time, a time-average window boundary, or t_max). Nothing is
 discretised in time.
 
@@ -26,15 +26,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trajectories.engine.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
+from trajectories.engine.free_evolution import Motion
 from trajectories.engine.initial_states import PureStateEnsemble
+from trajectories.engine.jump_times import clock_pass
+from trajectories.engine.jumps import jump_states
 from trajectories.engine.propagation import needs_graded_propagation
-from trajectories.engine.unravelling import (
-    Motion,
-    Unravelling,
-    clock_pass,
-    jump_states,
-    segment_density_integral,
-)
+from trajectories.engine.segment_integrals import segment_density_integral
+from trajectories.engine.unravelling import Unravelling
 from trajectories.system.models import OpenSystem
 from trajectories.system.states import check_state
 
