@@ -251,7 +251,8 @@ def test_evolve_pass_moves_only_what_changes(name: str) -> None:
 
 
 def test_pure_sample_sums_match_outer_products() -> None:
-    from trajectories.engine.ensemble import ChunkSums, Schedule
+    from trajectories.engine.chunk_sums import ChunkSums
+    from trajectories.engine.schedule import Schedule
 
     rng = np.random.default_rng(3)
     psi = rng.normal(size=(300, 9)) + 1j * rng.normal(size=(300, 9))
