@@ -8,14 +8,10 @@ import numpy as np
 import pytest
 import scipy.linalg as la
 
-from trajectories.engine.unravelling import (
-    Unravelling,
-    apply_jumps,
-    channel_weights,
-    choose_channels,
-    jump_times,
-    segment_density_integral,
-)
+from trajectories.engine.jump_times import jump_times
+from trajectories.engine.jumps import apply_jumps, channel_weights, choose_channels
+from trajectories.engine.segment_integrals import segment_density_integral
+from trajectories.engine.unravelling import Unravelling
 from trajectories.system.machines import qubit_qubit, qubit_qutrit, qudit, qutrit
 from trajectories.system.models import LindbladModel, ResetModel
 
@@ -158,7 +154,7 @@ def test_two_stage_jump_follows_the_rates_and_is_the_kraus_action(name: str) -> 
     equal to apply_jumps, and the same states on whole arrays or rows."""
     from scipy.stats import chisquare
 
-    from trajectories.engine.unravelling import jump_states
+    from trajectories.engine.jumps import jump_states
 
     unr = Unravelling.from_model(FUSED_MODELS[name]())
     rng = np.random.default_rng(11)
@@ -189,7 +185,7 @@ def _random_states(unr: Unravelling, n: int, rng: np.random.Generator) -> np.nda
 def test_clock_jump_times_solve_the_norm_equation_or_miss_the_horizon() -> None:
     """||exp(-i H_eff s) psi||^2 = exp(-E) to 1e-12 (scipy expm) for the jumps, and
     no jump exactly where the norm at the horizon is above exp(-E)."""
-    from trajectories.engine.unravelling import clock_jump_times
+    from trajectories.engine.jump_times import clock_jump_times
 
     model = LindbladModel(qutrit(g=0.03, eps=1.5), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
     unr = Unravelling.from_model(model)
@@ -214,7 +210,7 @@ def test_clock_jump_times_solve_the_norm_equation_or_miss_the_horizon() -> None:
 
 def test_root_finding_that_used_to_oscillate_converges() -> None:
     """A state whose Newton iterates once cycled between two floats 1e-13 apart."""
-    from trajectories.engine.unravelling import _solve_log_norm
+    from trajectories.engine.jump_times import _solve_log_norm
 
     model = LindbladModel(qutrit(g=1.6e-3, eps=3.0), 10.0, 0.2, 1e-4, 5e-3, 3.5e-5)
     unr = Unravelling.from_model(model)
@@ -232,7 +228,7 @@ def test_root_finding_that_used_to_oscillate_converges() -> None:
 def test_evolve_pass_moves_only_what_changes(name: str) -> None:
     """Rows left frozen by evolve_pass differ from evolve by a scalar factor only,
     moving rows equal evolve."""
-    from trajectories.engine.unravelling import clock_pass
+    from trajectories.engine.jump_times import clock_pass
 
     unr = Unravelling.from_model(FUSED_MODELS[name]())
     rng = np.random.default_rng(8)
@@ -255,7 +251,8 @@ def test_evolve_pass_moves_only_what_changes(name: str) -> None:
 
 
 def test_pure_sample_sums_match_outer_products() -> None:
-    from trajectories.engine.ensemble import ChunkSums, Schedule
+    from trajectories.engine.chunk_sums import ChunkSums
+    from trajectories.engine.schedule import Schedule
 
     rng = np.random.default_rng(3)
     psi = rng.normal(size=(300, 9)) + 1j * rng.normal(size=(300, 9))
@@ -326,7 +323,7 @@ def test_no_jump_evolution_near_an_exceptional_point_is_exact(
 
 @pytest.mark.parametrize("rel", [0.0, 1e-6])
 def test_jump_times_at_an_exceptional_point_solve_the_norm_equation(rel: float) -> None:
-    from trajectories.engine.unravelling import clock_jump_times
+    from trajectories.engine.jump_times import clock_jump_times
 
     model = ep_model(rel, T_A=2.0, kind="qubit-qutrit")
     unr = Unravelling.from_model(model)
@@ -369,7 +366,7 @@ def test_segment_integral_at_an_exceptional_point_matches_quadrature() -> None:
 def test_block_propagator_matches_expm_for_any_step() -> None:
     """Steps of all sizes in one call (0, below h, exact multiples of h, long), each
     against scipy expm; decayed states are 0, not NaN."""
-    from trajectories.engine.unravelling import BlockPropagator
+    from trajectories.engine.propagation import BlockPropagator
 
     H = h_eff(ep_model(0.0, T_A=2.0))[1:3, 1:3]
     prop = BlockPropagator(H)

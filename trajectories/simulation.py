@@ -3,7 +3,7 @@
 Resolves ``initial`` ("steady", the exact steady state; "thermal", tau_A (x) tau_B;
 "ground"; or a state vector / density matrix) with the exact layer, chooses the
 propagation (graded Taylor where the start or the steady state spans more than the
-eigenbasis resolves), and runs ``engine.event_loop.run_ensemble``.
+eigenbasis resolves), and runs ``engine.ensemble.run_ensemble``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from typing import Any
 
 from numpy.typing import ArrayLike, NDArray
 
-from trajectories.engine.ensemble import Ensemble
-from trajectories.engine.event_loop import run_ensemble
+from trajectories.engine.ensemble import Ensemble, run_ensemble
 from trajectories.engine.propagation import needs_graded_propagation
 from trajectories.exact.starts import start_state
 from trajectories.exact.states import NonUniqueSteadyStateError, steady_state

@@ -1,9 +1,14 @@
-"""Schedules, running sums and the estimators of a trajectory ensemble.
+"""An ensemble of trajectories: ``run_ensemble`` simulates it, ``Ensemble`` holds its
+estimates.
 
-``Schedule``: the checkpoints common to all trajectories (sample times, window
-boundaries, t_max). ``ChunkSums``: running sums of x and x^2 of every recorded quantity
-(so that means and standard errors need no per-trajectory storage), plus per-trajectory
-jump counts. ``Ensemble``: the estimators, each with its standard error:
+``run_ensemble`` runs ``n_traj`` trajectories of a model (the reset model of Eq. 4 as
+thermal-reset jumps, the Lindblad model of Eqs. F1/F6 as quantum jumps) in chunks of
+state arrays of shape (chunk, D), each through the event loop (``event_loop``).
+Randomness: an explicit ``numpy.random.Generator``; each chunk spawns its own child
+streams for initial states, jump times, channels and attempts, so a run is
+reproducible bit for bit from the generator's seed and ``chunk_size``.
+
+The estimators of ``Ensemble``, each with its standard error:
 
 * ensemble averages at the sample times (independent trajectories: SE = std/sqrt(n));
 * time averages over [burn_in, t_max]: every (trajectory, window) mean is a batch, and
@@ -11,13 +16,48 @@ jump counts. ``Ensemble``: the estimators, each with its standard error:
   tau_int = b Var(batch mean) / (2 sigma^2) tells how many independent samples a
   trajectory of duration T is worth (T / 2 tau_int);
 * stationary jump rates per channel: jumps after burn-in per unit time.
+
+They are read from the running sums of ``chunk_sums.ChunkSums`` on the checkpoints of
+``schedule.Schedule``.
+
+Parameters of ``run_ensemble``
+------------------------------
+initial
+    A state vector (D,) or a density matrix (D, D), sampled into pure states
+    (``initial_states.PureStateEnsemble``); named starts are resolved by
+    ``trajectories.simulation.simulate``.
+n_traj, rng, t_max
+    Number of trajectories (>= 1), the source of all randomness, the horizon (> 0).
+sample_times
+    Increasing times in [0, t_max] at which ensemble averages are recorded.
+burn_in, n_windows
+    Time averages are taken over [burn_in, t_max] split into ``n_windows`` equal
+    windows (the batches of the batch-means errors); 0 windows disables them.
+observables
+    Extra named operators (D, D) whose expectations are estimated; the success
+    projector of the machine's filter is always included as ``"p_suc"``.
+record_jumps
+    Also keep every jump as (trajectory, time, channel).
+chunk_size
+    Trajectories processed at once; memory is O(chunk_size D^2). The default
+    (``CHUNK_SIZE``) is the fastest on the qutrit machines: smaller chunks pay
+    Python overhead per event pass, larger ones leave the cache.
+interaction_picture
+    H_eff with H_int alone (True) or the full H (``Unravelling.from_model``).
+attempt_times, attempts
+    Times at which ``attempts.attempt`` measures every trajectory (the heralding
+    protocol of ``heralding``).
+propagator
+    ``"eigen"``, ``"taylor"`` (see ``Unravelling.from_model``) or ``"auto"``:
+    ``"taylor"`` when the initial state's amplitudes are graded beyond what the
+    eigenbasis resolves (``propagation.needs_graded_propagation``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,302 +68,17 @@ from analysis.estimators import (
     integrated_autocorrelation_time,
     moments_mean_se,
 )
+from trajectories.engine.chunk_sums import ChunkSums
+from trajectories.engine.event_loop import Attempts, run_chunk
+from trajectories.engine.initial_states import PureStateEnsemble
+from trajectories.engine.propagation import needs_graded_propagation
+from trajectories.engine.schedule import Schedule
+from trajectories.engine.unravelling import Unravelling
+from trajectories.system.models import OpenSystem
+from trajectories.system.states import check_state
 
-
-def _finite_time(value: float, name: str) -> float:
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={value} must be finite")
-    return value
-
-
-@dataclass(frozen=True, eq=False)
-class Schedule:
-    """Sample times, time-average windows and the merged checkpoint list."""
-
-    t_max: float
-    sample_times: NDArray[np.float64]
-    burn_in: float
-    n_windows: int
-    checkpoints: NDArray[np.float64]
-    sample_index: NDArray[np.int64]  # per checkpoint: index into sample_times or -1
-    window_end: NDArray[np.int64]  # per checkpoint: the window it closes or -1
-    attempt_index: NDArray[np.int64]  # per checkpoint: index of the attempt or -1
-
-    @property
-    def window_length(self) -> float:
-        """Duration of one time-average window."""
-        return (self.t_max - self.burn_in) / max(self.n_windows, 1)
-
-    @classmethod
-    def build(
-        cls,
-        t_max: float,
-        sample_times: ArrayLike,
-        burn_in: float,
-        n_windows: int,
-        attempt_times: ArrayLike = (),
-    ) -> Schedule:
-        """Validate the times and merge them into checkpoints."""
-        t_max = _finite_time(t_max, "t_max")
-        if t_max <= 0:
-            raise ValueError(f"t_max={t_max} must be > 0")
-        ts = np.atleast_1d(np.asarray(sample_times, dtype=float))
-        if ts.ndim != 1 or not np.all(np.isfinite(ts)):
-            raise ValueError(f"sample_times={ts} must be a 1-d array of finite times")
-        if np.any(np.diff(ts) <= 0):
-            raise ValueError(f"sample_times={ts} must be strictly increasing")
-        if ts.size and (ts[0] < 0 or ts[-1] > t_max):
-            raise ValueError(f"sample_times={ts} must lie in [0, t_max={t_max}]")
-        burn_in = _finite_time(burn_in, "burn_in")
-        if not 0 <= burn_in < t_max:
-            raise ValueError(f"burn_in={burn_in} must satisfy 0 <= burn_in < t_max")
-        if isinstance(n_windows, bool) or not isinstance(n_windows, (int, np.integer)):
-            raise ValueError(f"n_windows={n_windows!r} must be an integer >= 0")
-        if n_windows < 0:
-            raise ValueError(f"n_windows={n_windows} must be >= 0")
-        bounds = (
-            burn_in + (t_max - burn_in) * np.arange(n_windows + 1) / n_windows
-            if n_windows
-            else np.array([])
-        )
-        if n_windows:
-            bounds[-1] = t_max
-        ta = np.atleast_1d(np.asarray(attempt_times, dtype=float))
-        if ta.size and (
-            not np.all(np.isfinite(ta))
-            or np.any(np.diff(ta) <= 0)
-            or ta[0] <= 0
-            or ta[-1] > t_max
-        ):
-            raise ValueError(
-                f"attempt_times={ta} must be strictly increasing in (0, t_max={t_max}]"
-            )
-        cp = np.unique(np.concatenate([ts[ts > 0], bounds[bounds > 0], ta, [t_max]]))
-        sample_index = np.full(cp.size, -1)
-        pos = np.searchsorted(cp, ts[ts > 0])
-        sample_index[pos] = np.flatnonzero(ts > 0)
-        window_end = np.full(cp.size, -1)
-        if n_windows:
-            window_end[np.searchsorted(cp, bounds[1:])] = np.arange(n_windows)
-        attempt_index = np.full(cp.size, -1)
-        attempt_index[np.searchsorted(cp, ta)] = np.arange(ta.size)
-        return cls(
-            t_max,
-            ts,
-            burn_in,
-            int(n_windows),
-            cp,
-            sample_index,
-            window_end,
-            attempt_index,
-        )
-
-
-def _sq(x: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """Re(x)^2 + 1j Im(x)^2, for running variances of real and imaginary parts."""
-    return x.real**2 + 1j * x.imag**2
-
-
-def _expect(rho: NDArray, ops: NDArray) -> NDArray[np.float64]:
-    """Tr(O_k rho_n) for states (n, D, D) and operators (K, D, D): (n, K)."""
-    return np.einsum("kji,nij->nk", ops, rho).real
-
-
-@dataclass
-class ChunkSums:
-    """Running sums over the trajectories of one or more chunks."""
-
-    rho: NDArray[np.complex128]  # (n_s, D, D) sums of psi psi^dag
-    rho_sq: NDArray[np.complex128]
-    obs: NDArray[np.float64]  # (n_s, K_obs)
-    obs_sq: NDArray[np.float64]
-    n_samples: NDArray[np.int64]  # (n_s,)
-    win_rho: NDArray[np.complex128]  # (W, D, D) sums of window means
-    win_rho_sq: NDArray[np.complex128]
-    win_obs: NDArray[np.float64]  # (W, K_obs)
-    win_obs_sq: NDArray[np.float64]
-    n_batches: NDArray[np.int64]  # (W,)
-    traj_rho: NDArray[np.complex128]  # (1, D, D) sums of whole-trajectory means
-    traj_rho_sq: NDArray[np.complex128]
-    traj_obs: NDArray[np.float64]  # (1, K_obs)
-    traj_obs_sq: NDArray[np.float64]
-    n_traj_batches: NDArray[np.int64]  # (1,)
-    counts: NDArray[np.int32]  # (m, K) jumps per trajectory and channel
-    counts_after_burn_in: NDArray[np.int32]
-    jumps: list[NDArray] = field(default_factory=list)
-
-    @classmethod
-    def empty(cls, m: int, D: int, K: int, K_obs: int, schedule: Schedule) -> ChunkSums:
-        """Zero sums for m trajectories."""
-        n_s, W = schedule.sample_times.size, schedule.n_windows
-        z = np.zeros
-        return cls(
-            z((n_s, D, D), complex),
-            z((n_s, D, D), complex),
-            z((n_s, K_obs)),
-            z((n_s, K_obs)),
-            z(n_s, dtype=np.int64),
-            z((W, D, D), complex),
-            z((W, D, D), complex),
-            z((W, K_obs)),
-            z((W, K_obs)),
-            z(W, dtype=np.int64),
-            z((1, D, D), complex),
-            z((1, D, D), complex),
-            z((1, K_obs)),
-            z((1, K_obs)),
-            z(1, dtype=np.int64),
-            z((m, K), dtype=np.int32),
-            z((m, K), dtype=np.int32),
-        )
-
-    def _add_samples(self, si: int, psi: NDArray, ops: NDArray) -> None:
-        """Add the states psi (n, D) to the sums of sample ``si``: psi psi^dag, its
-        squares and the observables, by matrix products (no (n, D, D) array): with
-        psi = x + i y, Re(psi_i psi_j^*) = x_i x_j + y_i y_j, Im = y_i x_j - x_i y_j."""
-        x, y = psi.real, psi.imag
-        xx, yy, xy = x * x, y * y, x * y
-        self.rho[si] += psi.T @ psi.conj()
-        cross = xy.T @ xy
-        self.rho_sq[si] += (xx.T @ xx + yy.T @ yy + 2 * cross) + 1j * (
-            yy.T @ xx + xx.T @ yy - 2 * cross
-        )
-        v = np.stack([np.einsum("ni,ni->n", psi.conj(), psi @ op.T) for op in ops])
-        v = v.real.T
-        self.obs[si] += v.sum(axis=0)
-        self.obs_sq[si] += (v**2).sum(axis=0)
-        self.n_samples[si] += psi.shape[0]
-
-    def record_samples(
-        self, t: float, psi: NDArray, ops: NDArray, schedule: Schedule
-    ) -> None:
-        """Record the states at t if t is a sample time (used for t = 0)."""
-        hit = np.flatnonzero(schedule.sample_times == t)
-        if hit.size:
-            self._add_samples(int(hit[0]), psi, ops)
-
-    def checkpoint(
-        self,
-        k: NDArray[np.int64],
-        psi: NDArray[np.complex128],
-        act: object,
-        rows: NDArray[np.int64],
-        ops: NDArray,
-        schedule: Schedule,
-        to_density: Callable[[NDArray], NDArray],
-    ) -> None:
-        """Trajectories (``rows`` of the active arrays ``act``) reached checkpoints k:
-        record samples, and close time-average windows (``act.acc`` integrals, in the
-        coordinates that ``to_density`` maps to the joint basis)."""
-        si = schedule.sample_index[k]
-        for s in np.unique(si[si >= 0]):
-            self._add_samples(int(s), psi[si == s], ops)
-        wi = schedule.window_end[k]
-        for w in np.unique(wi[wi >= 0]):
-            sel = rows[wi == w]
-            X = to_density(act.acc[sel]) / schedule.window_length
-            self._add_batch(w, X, ops, window=True)
-            act.tot[sel] += act.acc[sel]
-            act.acc[sel] = 0
-            if w == schedule.n_windows - 1:  # the trajectory is complete
-                X = to_density(act.tot[sel]) / (schedule.t_max - schedule.burn_in)
-                self._add_batch(0, X, ops, window=False)
-
-    def _add_batch(self, w: int, X: NDArray, ops: NDArray, window: bool) -> None:
-        pre = "win" if window else "traj"
-        getattr(self, f"{pre}_rho")[w] += X.sum(axis=0)
-        getattr(self, f"{pre}_rho_sq")[w] += _sq(X).sum(axis=0)
-        v = _expect(X, ops)
-        getattr(self, f"{pre}_obs")[w] += v.sum(axis=0)
-        getattr(self, f"{pre}_obs_sq")[w] += (v**2).sum(axis=0)
-        getattr(self, "n_batches" if window else "n_traj_batches")[w] += X.shape[0]
-
-    def count_jumps(
-        self,
-        ids: NDArray[np.int64],
-        t: NDArray[np.float64],
-        ch: NDArray[np.int64],
-        burn_in: float,
-        offset: int | None,
-    ) -> None:
-        """Count jumps of channel ch for trajectories ids at times t."""
-        # a trajectory jumps at most once per call, so plain fancy indexing is exact
-        self.counts[ids, ch] += 1
-        late = t >= burn_in
-        self.counts_after_burn_in[ids[late], ch[late]] += 1
-        if offset is not None:
-            self.jumps.append(np.stack([ids + offset, t, ch]))
-
-    def merge(self, other: ChunkSums) -> ChunkSums:
-        """Sums of two sets of trajectories (other's trajectories come after)."""
-        kw = {
-            name: getattr(self, name) + getattr(other, name)
-            for name in (
-                "rho",
-                "rho_sq",
-                "obs",
-                "obs_sq",
-                "n_samples",
-                "win_rho",
-                "win_rho_sq",
-                "win_obs",
-                "win_obs_sq",
-                "n_batches",
-                "traj_rho",
-                "traj_rho_sq",
-                "traj_obs",
-                "traj_obs_sq",
-                "n_traj_batches",
-            )
-        }
-        return ChunkSums(
-            **kw,
-            counts=np.concatenate([self.counts, other.counts]),
-            counts_after_burn_in=np.concatenate(
-                [self.counts_after_burn_in, other.counts_after_burn_in]
-            ),
-            jumps=self.jumps + other.jumps,
-        )
-
-
-class JumpCounter:
-    """Jump counts of a chunk of m trajectories, kept as codes id * K + channel per
-    pass of the event loop and binned once (``finish``) into ``ChunkSums``."""
-
-    def __init__(self, m: int, K: int, burn_in: float) -> None:
-        self.m, self.K, self.burn_in = m, K, burn_in
-        self.codes: list[NDArray[np.int64]] = []
-        self.late: list[NDArray[np.int64]] = []
-
-    def add(
-        self,
-        ids: NDArray[np.int64],
-        t: NDArray[np.float64],
-        ch: NDArray[np.int64],
-        jumped: NDArray[np.bool_],
-    ) -> None:
-        """Rows where ``jumped``: trajectory ids jumped through channel ch at t."""
-        none = self.m * self.K
-        code = np.where(jumped, ids * self.K + ch, none)
-        self.codes.append(code)
-        if self.burn_in > 0:
-            self.late.append(np.where(t >= self.burn_in, code, none))
-
-    def _bin(self, codes: list[NDArray[np.int64]]) -> NDArray[np.int32]:
-        size = self.m * self.K
-        if not codes:
-            return np.zeros((self.m, self.K), dtype=np.int32)
-        n = np.bincount(np.concatenate(codes), minlength=size + 1)[:size]
-        return n.reshape(self.m, self.K).astype(np.int32)
-
-    def finish(self, sums: ChunkSums) -> None:
-        """Add the counts to ``sums``."""
-        counts = self._bin(self.codes)
-        sums.counts += counts
-        sums.counts_after_burn_in += (
-            self._bin(self.late) if self.burn_in > 0 else counts
-        )
+CHUNK_SIZE = 16384
+"""Default number of trajectories simulated at once."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -455,3 +210,128 @@ class Ensemble:
             f"samples={s.sample_times.size}, windows={s.n_windows}, "
             f"jumps={int(self.sums.counts.sum())})"
         )
+
+
+def run_ensemble(
+    model: OpenSystem,
+    *,
+    initial: ArrayLike,
+    n_traj: int,
+    rng: np.random.Generator,
+    t_max: float,
+    sample_times: ArrayLike = (),
+    burn_in: float = 0.0,
+    n_windows: int = 0,
+    observables: Mapping[str, ArrayLike] | None = None,
+    record_jumps: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    interaction_picture: bool = True,
+    attempt_times: ArrayLike = (),
+    attempts: Attempts | None = None,
+    propagator: str = "auto",
+) -> Ensemble:
+    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] from ``initial``
+    (the parameters are described in the module docstring).
+
+    Examples
+    --------
+    >>> from trajectories.system.machines import qutrit
+    >>> from trajectories.system.models import ResetModel
+    >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
+    >>> psi = np.zeros(9); psi[model.machine.index(2, 0)] = 1
+    >>> ens = run_ensemble(model, initial=psi, n_traj=200, rng=np.random.default_rng(1),
+    ...                    t_max=100.0, sample_times=[100.0])
+    >>> ens.n_traj, ens.density(0)[0].shape
+    (200, (9, 9))
+    """
+    _check_run(n_traj, rng, chunk_size)
+    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
+    rho_0 = check_state(initial, model.machine.dim, "initial")
+    if propagator == "auto":
+        propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
+    unr = Unravelling.from_model(model, interaction_picture, propagator)
+    names, ops = _observables(model, observables)
+    sums = _run_chunks(
+        unr,
+        PureStateEnsemble.of(rho_0),
+        schedule,
+        ops,
+        n_traj=n_traj,
+        rng=rng,
+        chunk_size=chunk_size,
+        record_jumps=record_jumps,
+        attempts=attempts,
+    )
+    return Ensemble(
+        sums=sums,
+        schedule=schedule,
+        channel_names=unr.channels.names,
+        observable_names=names,
+        record_jumps=record_jumps,
+    )
+
+
+def _run_chunks(
+    unr: Unravelling,
+    start: PureStateEnsemble,
+    schedule: Schedule,
+    ops: NDArray[np.complex128],
+    *,
+    n_traj: int,
+    rng: np.random.Generator,
+    chunk_size: int,
+    record_jumps: bool,
+    attempts: Attempts | None,
+) -> ChunkSums:
+    """The merged sums of ``n_traj`` trajectories from ``start``, run in chunks of
+    ``chunk_size``, each with its own child streams of ``rng``."""
+    n_chunks = -(-int(n_traj) // int(chunk_size))
+    total = None
+    for b, child in enumerate(rng.spawn(n_chunks)):
+        r_init, r_times, r_channels, r_attempts = child.spawn(4)
+        m = min(chunk_size, n_traj - b * chunk_size)
+        sums = run_chunk(
+            unr,
+            start.sample(m, r_init),
+            schedule,
+            ops,
+            rng_times=r_times,
+            rng_channels=r_channels,
+            offset=b * chunk_size,
+            record_jumps=record_jumps,
+            attempts=attempts,
+            rng_attempts=r_attempts,
+        )
+        total = sums if total is None else total.merge(sums)
+    return total
+
+
+def _check_run(n_traj: object, rng: object, chunk_size: object) -> None:
+    """ValueError for a bad trajectory count, generator or chunk size."""
+    if (
+        isinstance(n_traj, bool)
+        or not isinstance(n_traj, (int, np.integer))
+        or n_traj < 1
+    ):
+        raise ValueError(f"n_traj={n_traj!r} must be an integer >= 1")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
+        )
+    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
+
+
+def _observables(
+    model: OpenSystem, observables: Mapping[str, ArrayLike] | None
+) -> tuple[tuple[str, ...], NDArray[np.complex128]]:
+    D = model.machine.dim
+    ops = {"p_suc": model.machine.filter.success_projector()}
+    for name, op in (observables or {}).items():
+        op = np.asarray(op, dtype=complex)
+        if op.shape != (D, D) or not np.allclose(op, op.conj().T):
+            raise ValueError(
+                f"observable {name!r} must be a Hermitian ({D}, {D}) matrix"
+            )
+        ops[name] = op
+    return tuple(ops), np.stack(list(ops.values()))

@@ -1,46 +1,35 @@
-"""The vectorised jump engine: ensembles of trajectories, exact between jumps.
+"""The event loop of one chunk of trajectories, exact between jumps.
 
-``simulate`` runs ``n_traj`` trajectories of a model (the reset model of Eq. 4 as
-thermal-reset jumps, the Lindblad model of Eqs. F1/F6 as quantum jumps) in chunks of
-state arrays of shape (chunk, D). Each trajectory is event driven: the next event is
-either its next jump (``unravelling.clock_pass``) or the next checkpoint common to all
-trajectories (a sample time, a time-average window boundary, or t_max). Nothing is
-discretised in time.
-
-Estimators (``ensemble.Ensemble``): ensemble averages at the sample times, time
-averages over [burn_in, t_max] split into windows (integrals between events in closed
-form for the reset model), and stationary jump rates per channel.
-
-Randomness: an explicit ``numpy.random.Generator``; each chunk spawns its own child
-streams for initial states, jump times and channels, so a run is reproducible bit for
-bit from the generator's seed and ``chunk_size``.
+``run_chunk`` runs an array of trajectories (chunk, D) to t_max. Each trajectory is
+event driven: the next event is either its next jump (``jump_times.clock_pass``) or
+the next checkpoint common to all trajectories (a sample time, a time-average window
+boundary, an attempt time, or t_max; ``schedule.Schedule``). Nothing is discretised
+in time. Between events the states evolve freely (``Unravelling.evolve_pass``), the
+time averages integrate them (``segment_integrals``); at a jump the channel and the
+new state come from ``jumps.jump_states``; at a checkpoint the states are
+renormalised, recorded into ``chunk_sums.ChunkSums`` and, at an attempt time,
+measured by the ``Attempts`` of the heralding protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
-from trajectories.engine.ensemble import ChunkSums, Ensemble, JumpCounter, Schedule
-from trajectories.engine.initial_states import PureStateEnsemble
-from trajectories.engine.propagation import needs_graded_propagation
-from trajectories.engine.unravelling import (
-    Motion,
-    Unravelling,
-    clock_pass,
-    jump_states,
-    segment_density_integral,
-)
-from trajectories.system.models import OpenSystem
-from trajectories.system.states import check_state
+from trajectories.engine.chunk_sums import ChunkSums, JumpCounter
+from trajectories.engine.free_evolution import Motion
+from trajectories.engine.jump_times import clock_pass
+from trajectories.engine.jumps import jump_states
+from trajectories.engine.schedule import Schedule
+from trajectories.engine.segment_integrals import segment_density_integral
+from trajectories.engine.unravelling import Unravelling
 
 
 class Attempts(Protocol):
-    """A measurement applied at attempt times (see ``heralding.py``)."""
+    """A measurement applied at attempt times (see ``heralding``)."""
 
     def attempt(
         self,
@@ -67,6 +56,22 @@ class _Active:
     acc: NDArray[np.complex128] | None  # integral over the current window
     tot: NDArray[np.complex128] | None  # integral over [burn_in, t]
 
+    @classmethod
+    def start(
+        cls, psi0: NDArray[np.complex128], clock: NDArray[np.float64], windows: bool
+    ) -> _Active:
+        """Trajectories at t = 0 in states psi0 (m, D) with clocks ``clock``."""
+        m, D = psi0.shape
+        return cls(
+            np.arange(m),
+            np.array(psi0, dtype=complex, order="C"),
+            clock,
+            np.zeros(m),
+            np.zeros(m, dtype=np.int64),
+            np.zeros((m, D, D), complex) if windows else None,
+            np.zeros((m, D, D), complex) if windows else None,
+        )
+
     def keep(self, mask: NDArray[np.bool_]) -> None:
         for name in ("ids", "psi", "clock", "t", "k", "acc", "tot"):
             value = getattr(self, name)
@@ -84,9 +89,6 @@ def _non_finite(act: _Active, offset: int, rows: NDArray[np.int64]) -> None:
             f"t={act.t[i]:.6g}"
         )
 
-
-CHUNK_SIZE = 16384
-"""Default number of trajectories simulated at once."""
 
 COMPACT_FRACTION = 0.25
 """Finished trajectories are dropped from the arrays once they are this fraction."""
@@ -109,246 +111,165 @@ def run_chunk(
 
     At the schedule's attempt times, ``attempts.attempt`` measures the states (after
     any sample at the same time is recorded) and returns the post-measurement states.
-
-    Each pass of the loop moves every running trajectory to its next event. Jumps
-    are computed on the whole arrays (nearly every trajectory jumps in a pass), the
-    few arrivals at checkpoints on their rows; finished trajectories idle (no jump
-    before a zero horizon) until a quarter of the rows have finished and the arrays
-    are compacted. Randomness: each jump draws, in the order of the rows, an
-    exponential clock (``rng_times``) and two uniforms (``rng_channels``).
+    Finished trajectories idle (no jump before a zero horizon) until a quarter of the
+    rows have finished and the arrays are compacted.
     """
     m, D = psi0.shape
     K = len(unr.channels)
-    out = ChunkSums.empty(m, D, K, observables.shape[0], schedule)
-    counter = JumpCounter(m, K, schedule.burn_in)
-    cp = schedule.checkpoints
-    n_cp = cp.size
-    cp_ext = np.append(cp, cp[-1])  # finished rows: a zero horizon
-    windows = schedule.n_windows > 0
-    pick = unr.jump_tables.pick
-    act = _Active(
-        np.arange(m),
-        np.array(psi0, dtype=complex, order="C"),
-        rng_times.standard_exponential(m),
-        np.zeros(m),
-        np.zeros(m, dtype=np.int64),
-        np.zeros((m, D, D), complex) if windows else None,
-        np.zeros((m, D, D), complex) if windows else None,
+    run = _ChunkRun(
+        unr,
+        schedule,
+        observables,
+        ChunkSums.empty(m, D, K, observables.shape[0], schedule),
+        JumpCounter(m, K, schedule.burn_in),
+        rng_times,
+        rng_channels,
+        rng_attempts,
+        offset,
+        record_jumps,
+        attempts,
     )
-    out.record_samples(0.0, psi0, observables, schedule)
+    act = _Active.start(psi0, rng_times.standard_exponential(m), schedule.n_windows > 0)
+    run.out.record_samples(0.0, psi0, observables, schedule)
+    n_cp = schedule.checkpoints.size
     while act.ids.size:
         n = act.ids.size
-        horizon = cp_ext[act.k] - act.t
+        run.advance(act)
+        n_done = n - np.count_nonzero(act.k < n_cp)
+        if n_done == n or n_done > COMPACT_FRACTION * n:
+            act.keep(act.k < n_cp)
+    run.counter.finish(run.out)
+    return run.out
+
+
+@dataclass(frozen=True, eq=False)
+class _Events:
+    """The events of one pass: each row jumps after ``step``, or reaches its
+    checkpoint (``idle``)."""
+
+    step: NDArray[np.float64]  # time to the row's event
+    jumping: NDArray[np.bool_]
+    idle: NDArray[np.int64]  # rows that reached their horizon instead
+    pq: NDArray[np.float64]  # |psi|^2 @ jump_tables.pick after the step; norm^2 last
+    motion: Motion | None
+
+
+@dataclass
+class _ChunkRun:
+    """What the passes of ``run_chunk`` share: the model's arrays, the schedule, the
+    sums they add to and the random streams.
+
+    Each pass (``advance``) moves every running trajectory to its next event. Jumps
+    are computed on the whole arrays (nearly every trajectory jumps in a pass), the
+    few arrivals at checkpoints on their rows. Randomness: each jump draws, in the
+    order of the rows, an exponential clock (``rng_times``) and two uniforms
+    (``rng_channels``); each attempt uses ``rng_attempts``.
+    """
+
+    unr: Unravelling
+    schedule: Schedule
+    observables: NDArray[np.complex128]
+    out: ChunkSums
+    counter: JumpCounter
+    rng_times: np.random.Generator
+    rng_channels: np.random.Generator
+    rng_attempts: np.random.Generator | None
+    offset: int
+    record_jumps: bool
+    attempts: Attempts | None
+    horizons: NDArray[np.float64] = field(init=False)  # checkpoints, then a repeat
+
+    def __post_init__(self) -> None:
+        cp = self.schedule.checkpoints
+        self.horizons = np.append(cp, cp[-1])  # finished rows: a zero horizon
+
+    def advance(self, act: _Active) -> None:
+        """Move every trajectory of ``act`` to its next jump or checkpoint."""
+        unr, n = self.unr, act.ids.size
+        n_cp = self.schedule.checkpoints.size
+        horizon = self.horizons[act.k] - act.t
         s, motion = clock_pass(unr, act.psi, act.clock, horizon)
         jumping = s < horizon
         step = np.where(jumping, s, horizon)
         if act.acc is not None:
-            live = np.flatnonzero((act.t >= schedule.burn_in) & (act.k < n_cp))
+            live = np.flatnonzero((act.t >= self.schedule.burn_in) & (act.k < n_cp))
             if live.size:
                 act.acc[live] += segment_density_integral(
                     unr, unr.to_coords(act.psi[live]), step[live]
                 )
         unr.evolve_pass(act.psi, step, motion)
-        act.t = np.where(jumping, act.t + step, cp_ext[act.k])
-        pq = (act.psi.real**2 + act.psi.imag**2) @ pick
+        act.t = np.where(jumping, act.t + step, self.horizons[act.k])
+        pq = (act.psi.real**2 + act.psi.imag**2) @ unr.jump_tables.pick
         if not np.isfinite(pq[:, -1]).all():
-            _non_finite(act, offset, np.arange(n))
-        idle = np.flatnonzero(~jumping)
-        arrived = idle[act.k[idle] < n_cp]
+            _non_finite(act, self.offset, np.arange(n))
+        events = _Events(step, jumping, np.flatnonzero(~jumping), pq, motion)
+        arrived = events.idle[act.k[events.idle] < n_cp]
         if arrived.size:
-            _arrive(unr, act, arrived, step, pq, motion, out, observables, schedule)
-            if attempts is not None:
-                ai = schedule.attempt_index[act.k[arrived]]
-                rows = arrived[ai >= 0]
-                if rows.size:
-                    act.psi[rows] = attempts.attempt(
-                        offset + act.ids[rows], ai[ai >= 0], act.psi[rows], rng_attempts
-                    )
-                    _non_finite(act, offset, rows)
+            self._arrive(act, arrived, events)
+            self._attempt(act, arrived)
             act.k[arrived] += 1
-        if idle.size < n:
-            rows = np.flatnonzero(jumping)
-            act.clock[rows] = rng_times.standard_exponential(rows.size)
-            u = rng_channels.random((rows.size, 2))
-            if 2 * idle.size <= n:  # the whole arrays, then restore the idle rows
-                u_all = np.zeros((n, 2))
-                u_all[rows] = u
-                new, ch = jump_states(unr, act.psi, u_all, pq)
-                new[idle] = act.psi[idle]
-                act.psi = new
-            else:  # few jumps: on their rows
-                act.psi[rows], ch_rows = jump_states(unr, act.psi[rows], u, pq[rows])
-                ch = np.zeros(n, dtype=np.int64)
-                ch[rows] = ch_rows
-            counter.add(act.ids, act.t, ch, jumping)
-            if record_jumps:
-                out.jumps.append(
-                    np.stack([act.ids[rows] + offset, act.t[rows], ch[rows]])
-                )
-        n_done = n - np.count_nonzero(act.k < n_cp)
-        if n_done == n or n_done > COMPACT_FRACTION * n:
-            act.keep(act.k < n_cp)
-    counter.finish(out)
-    return out
+        if events.idle.size < n:
+            self._jump(act, events)
 
-
-def _arrive(
-    unr: Unravelling,
-    act: _Active,
-    rows: NDArray[np.int64],
-    step: NDArray[np.float64],
-    pq: NDArray[np.float64],
-    motion: Motion | None,
-    out: ChunkSums,
-    observables: NDArray[np.complex128],
-    schedule: Schedule,
-) -> None:
-    """Trajectories ``rows`` reached their checkpoint: renormalise the states, make
-    the clocks relative to them (memoryless), record samples and windows. ``pq``
-    holds the squared norms in its last column."""
-    psi = act.psi[rows]
-    if unr.uniform_rate is not None:  # the state stayed normalised
-        clock = act.clock[rows] - unr.uniform_rate * step[rows]
-    else:
-        norm = pq[rows, -1]
-        psi /= np.sqrt(norm)[:, None]
-        clock = act.clock[rows] + np.log(norm)
-        if motion is not None:  # frozen rows: the decay is not in psi
-            frozen = motion.frozen[rows]
-            clock[frozen] -= motion.rate[rows[frozen]] * step[rows[frozen]]
-        act.psi[rows] = psi
-    act.clock[rows] = np.maximum(clock, 0.0)  # >= 0 but for rounding
-    out.checkpoint(
-        act.k[rows], psi, act, rows, observables, schedule, unr.coords_to_density
-    )
-
-
-def run_ensemble(
-    model: OpenSystem,
-    *,
-    initial: ArrayLike,
-    n_traj: int,
-    rng: np.random.Generator,
-    t_max: float,
-    sample_times: ArrayLike = (),
-    burn_in: float = 0.0,
-    n_windows: int = 0,
-    observables: Mapping[str, ArrayLike] | None = None,
-    record_jumps: bool = False,
-    chunk_size: int = CHUNK_SIZE,
-    interaction_picture: bool = True,
-    attempt_times: ArrayLike = (),
-    attempts: Attempts | None = None,
-    propagator: str = "auto",
-) -> Ensemble:
-    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max].
-
-    Parameters
-    ----------
-    n_traj
-        Number of trajectories (>= 1).
-    rng
-        The source of all randomness.
-    t_max
-        Horizon (> 0).
-    sample_times
-        Increasing times in [0, t_max] at which ensemble averages are recorded.
-    burn_in, n_windows
-        Time averages are taken over [burn_in, t_max] split into ``n_windows`` equal
-        windows (the batches of the batch-means errors); 0 windows disables them.
-    initial
-        A state vector (D,) or a density matrix (D, D), sampled into pure states
-        (``PureStateEnsemble``); named starts are resolved by
-        ``trajectories.simulation.simulate``.
-    observables
-        Extra named operators (D, D) whose expectations are estimated; the success
-        projector of the machine's filter is always included as ``"p_suc"``.
-    record_jumps
-        Also keep every jump as (trajectory, time, channel).
-    chunk_size
-        Trajectories processed at once; memory is O(chunk_size D^2). The default
-        (``CHUNK_SIZE``) is the fastest on the qutrit machines: smaller chunks pay
-        Python overhead per event pass, larger ones leave the cache.
-    attempt_times, attempts
-        Times at which ``attempts.attempt`` measures every trajectory (the heralding
-        protocol of ``heralding.py``).
-    propagator
-        ``"eigen"``, ``"taylor"`` (see ``Unravelling.from_model``) or ``"auto"``:
-        ``"taylor"`` when the initial state's amplitudes are graded beyond what the
-        eigenbasis resolves (``needs_graded_propagation``).
-
-    Examples
-    --------
-    >>> from trajectories.system.machines import qutrit
-    >>> from trajectories.system.models import ResetModel
-    >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
-    >>> psi = np.zeros(9); psi[model.machine.index(2, 0)] = 1
-    >>> ens = run_ensemble(model, initial=psi, n_traj=200, rng=np.random.default_rng(1),
-    ...                    t_max=100.0, sample_times=[100.0])
-    >>> ens.n_traj, ens.density(0)[0].shape
-    (200, (9, 9))
-    """
-    _check_run(n_traj, rng, chunk_size)
-    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
-    rho_0 = check_state(initial, model.machine.dim, "initial")
-    if propagator == "auto":
-        propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
-    unr = Unravelling.from_model(model, interaction_picture, propagator)
-    names, ops = _observables(model, observables)
-    start = PureStateEnsemble.of(rho_0)
-    n_chunks = -(-int(n_traj) // int(chunk_size))
-    total = None
-    for b, child in enumerate(rng.spawn(n_chunks)):
-        r_init, r_times, r_channels, r_attempts = child.spawn(4)
-        m = min(chunk_size, n_traj - b * chunk_size)
-        sums = run_chunk(
-            unr,
-            start.sample(m, r_init),
-            schedule,
-            ops,
-            rng_times=r_times,
-            rng_channels=r_channels,
-            offset=b * chunk_size,
-            record_jumps=record_jumps,
-            attempts=attempts,
-            rng_attempts=r_attempts,
+    def _arrive(self, act: _Active, rows: NDArray[np.int64], events: _Events) -> None:
+        """Trajectories ``rows`` reached their checkpoint: renormalise the states,
+        make the clocks relative to them (memoryless), record samples and windows."""
+        unr, step, motion = self.unr, events.step, events.motion
+        psi = act.psi[rows]
+        if unr.uniform_rate is not None:  # the state stayed normalised
+            clock = act.clock[rows] - unr.uniform_rate * step[rows]
+        else:
+            norm = events.pq[rows, -1]
+            psi /= np.sqrt(norm)[:, None]
+            clock = act.clock[rows] + np.log(norm)
+            if motion is not None:  # frozen rows: the decay is not in psi
+                frozen = motion.frozen[rows]
+                clock[frozen] -= motion.rate[rows[frozen]] * step[rows[frozen]]
+            act.psi[rows] = psi
+        act.clock[rows] = np.maximum(clock, 0.0)  # >= 0 but for rounding
+        self.out.checkpoint(
+            act.k[rows],
+            psi,
+            act,
+            rows,
+            self.observables,
+            self.schedule,
+            unr.coords_to_density,
         )
-        total = sums if total is None else total.merge(sums)
-    return Ensemble(
-        sums=total,
-        schedule=schedule,
-        channel_names=unr.channels.names,
-        observable_names=names,
-        record_jumps=record_jumps,
-    )
 
-
-def _check_run(n_traj: object, rng: object, chunk_size: object) -> None:
-    """ValueError for a bad trajectory count, generator or chunk size."""
-    if (
-        isinstance(n_traj, bool)
-        or not isinstance(n_traj, (int, np.integer))
-        or n_traj < 1
-    ):
-        raise ValueError(f"n_traj={n_traj!r} must be an integer >= 1")
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(
-            f"rng must be a numpy.random.Generator, got {type(rng).__name__}"
-        )
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size={chunk_size!r} must be an integer >= 1")
-
-
-def _observables(
-    model: OpenSystem, observables: Mapping[str, ArrayLike] | None
-) -> tuple[tuple[str, ...], NDArray[np.complex128]]:
-    D = model.machine.dim
-    ops = {"p_suc": model.machine.filter.success_projector()}
-    for name, op in (observables or {}).items():
-        op = np.asarray(op, dtype=complex)
-        if op.shape != (D, D) or not np.allclose(op, op.conj().T):
-            raise ValueError(
-                f"observable {name!r} must be a Hermitian ({D}, {D}) matrix"
+    def _attempt(self, act: _Active, arrived: NDArray[np.int64]) -> None:
+        """Measure the trajectories of ``arrived`` whose checkpoint is an attempt."""
+        if self.attempts is None:
+            return
+        ai = self.schedule.attempt_index[act.k[arrived]]
+        rows = arrived[ai >= 0]
+        if rows.size:
+            act.psi[rows] = self.attempts.attempt(
+                self.offset + act.ids[rows],
+                ai[ai >= 0],
+                act.psi[rows],
+                self.rng_attempts,
             )
-        ops[name] = op
-    return tuple(ops), np.stack(list(ops.values()))
+            _non_finite(act, self.offset, rows)
+
+    def _jump(self, act: _Active, events: _Events) -> None:
+        """The rows of ``events.jumping`` jump: new clocks, channels and states."""
+        n, jumping, idle, pq = act.ids.size, events.jumping, events.idle, events.pq
+        rows = np.flatnonzero(jumping)
+        act.clock[rows] = self.rng_times.standard_exponential(rows.size)
+        u = self.rng_channels.random((rows.size, 2))
+        if 2 * idle.size <= n:  # the whole arrays, then restore the idle rows
+            u_all = np.zeros((n, 2))
+            u_all[rows] = u
+            new, ch = jump_states(self.unr, act.psi, u_all, pq)
+            new[idle] = act.psi[idle]
+            act.psi = new
+        else:  # few jumps: on their rows
+            act.psi[rows], ch_rows = jump_states(self.unr, act.psi[rows], u, pq[rows])
+            ch = np.zeros(n, dtype=np.int64)
+            ch[rows] = ch_rows
+        self.counter.add(act.ids, act.t, ch, jumping)
+        if self.record_jumps:
+            self.out.jumps.append(
+                np.stack([act.ids[rows] + self.offset, act.t[rows], ch[rows]])
+            )
