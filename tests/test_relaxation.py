@@ -132,3 +132,13 @@ def test_bad_start_settings_exit_2(tmp_path: Path, capsys, setting, message) -> 
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_time_averages_end_where_asked() -> None:
+    from trajectories.engine.schedule import Schedule
+
+    s = Schedule.build(100.0, [], 10.0, 2, [30.0, 60.0], average_end=30.0)
+    assert s.window_length == pytest.approx(10.0)
+    assert 20.0 in s.checkpoints
+    with pytest.raises(ValueError, match="average_end=5.0 must be in"):
+        Schedule.build(100.0, [], 10.0, 1, average_end=5.0)

@@ -4,8 +4,9 @@ per-trajectory jump counts.
 
 ``ChunkSums`` holds, per sample time, the sums of psi psi^dag and of the observables;
 per time-average window, the sums of the window means (the batches of the batch-means
-errors); and the sums of whole-trajectory means over [burn_in, t_max]. ``JumpCounter``
-collects the jumps of a chunk as codes and bins them once into its counts.
+errors); and the sums of whole-trajectory means over [burn_in, average_end].
+``JumpCounter`` collects the jumps of a chunk as codes and bins them once into its
+counts.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class ChunkSums:
             act.tot[sel] += act.acc[sel]
             act.acc[sel] = 0
             if w == schedule.n_windows - 1:  # the trajectory is complete
-                X = to_density(act.tot[sel]) / (schedule.t_max - schedule.burn_in)
+                X = to_density(act.tot[sel]) / (schedule.average_end - schedule.burn_in)
                 self._add_batch(0, X, ops, window=False)
 
     def _add_batch(self, w: int, X: NDArray, ops: NDArray, window: bool) -> None:

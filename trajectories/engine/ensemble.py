@@ -30,9 +30,10 @@ n_traj, rng, t_max
     Number of trajectories (>= 1), the source of all randomness, the horizon (> 0).
 sample_times
     Increasing times in [0, t_max] at which ensemble averages are recorded.
-burn_in, n_windows
-    Time averages are taken over [burn_in, t_max] split into ``n_windows`` equal
-    windows (the batches of the batch-means errors); 0 windows disables them.
+burn_in, n_windows, average_end
+    Time averages are taken over [burn_in, average_end] (default t_max) split into
+    ``n_windows`` equal windows (the batches of the batch-means errors); 0 windows
+    disables them.
 observables
     Extra named operators (D, D) whose expectations are estimated; the success
     projector of the machine's filter is always included as ``"p_suc"``.
@@ -125,7 +126,7 @@ class Ensemble:
         return "win", int(self.sums.n_batches.sum())
 
     def time_average_density(self) -> tuple[NDArray, NDArray]:
-        """Time-average rho over [burn_in, t_max] with its batch-means SE."""
+        """Time-average rho over [burn_in, average_end] with its batch-means SE."""
         pre, n = self._batches()
         s = self.sums
         return moments_mean_se(
@@ -160,7 +161,7 @@ class Ensemble:
         variance = float(np.mean((s.obs_sq[late, k] - n_s * mean**2) / (n_s - 1)))
         pre, n = self._batches()
         length = (
-            self.schedule.t_max - self.schedule.burn_in
+            self.schedule.average_end - self.schedule.burn_in
             if pre == "traj"
             else self.schedule.window_length
         )
@@ -222,6 +223,7 @@ def run_ensemble(
     sample_times: ArrayLike = (),
     burn_in: float = 0.0,
     n_windows: int = 0,
+    average_end: float | None = None,
     observables: Mapping[str, ArrayLike] | None = None,
     record_jumps: bool = False,
     chunk_size: int = CHUNK_SIZE,
@@ -245,7 +247,9 @@ def run_ensemble(
     (200, (9, 9))
     """
     _check_run(n_traj, rng, chunk_size)
-    schedule = Schedule.build(t_max, sample_times, burn_in, n_windows, attempt_times)
+    schedule = Schedule.build(
+        t_max, sample_times, burn_in, n_windows, attempt_times, average_end
+    )
     rho_0 = check_state(initial, model.machine.dim, "initial")
     if propagator == "auto":
         propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"

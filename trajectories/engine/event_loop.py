@@ -192,7 +192,10 @@ class _ChunkRun:
         jumping = s < horizon
         step = np.where(jumping, s, horizon)
         if act.acc is not None:
-            live = np.flatnonzero((act.t >= self.schedule.burn_in) & (act.k < n_cp))
+            sched = self.schedule
+            live = np.flatnonzero(
+                (act.t >= sched.burn_in) & (act.t < sched.average_end) & (act.k < n_cp)
+            )
             if live.size:
                 act.acc[live] += segment_density_integral(
                     unr, unr.to_coords(act.psi[live]), step[live]

@@ -18,6 +18,7 @@ class Schedule:
     sample_times: NDArray[np.float64]
     burn_in: float
     n_windows: int
+    average_end: float  # time averages over [burn_in, average_end]
     checkpoints: NDArray[np.float64]
     sample_index: NDArray[np.int64]  # per checkpoint: index into sample_times or -1
     window_end: NDArray[np.int64]  # per checkpoint: the window it closes or -1
@@ -26,7 +27,7 @@ class Schedule:
     @property
     def window_length(self) -> float:
         """Duration of one time-average window."""
-        return (self.t_max - self.burn_in) / max(self.n_windows, 1)
+        return (self.average_end - self.burn_in) / max(self.n_windows, 1)
 
     @classmethod
     def build(
@@ -36,8 +37,10 @@ class Schedule:
         burn_in: float,
         n_windows: int,
         attempt_times: ArrayLike = (),
+        average_end: float | None = None,
     ) -> Schedule:
-        """Validate the times and merge them into checkpoints."""
+        """Validate the times and merge them into checkpoints; time averages cover
+        [burn_in, average_end] (default t_max)."""
         t_max = _finite_time(t_max, "t_max")
         if t_max <= 0:
             raise ValueError(f"t_max={t_max} must be > 0")
@@ -45,7 +48,10 @@ class Schedule:
         burn_in = _finite_time(burn_in, "burn_in")
         if not 0 <= burn_in < t_max:
             raise ValueError(f"burn_in={burn_in} must satisfy 0 <= burn_in < t_max")
-        bounds = _window_bounds(burn_in, n_windows, t_max)
+        end = t_max if average_end is None else _finite_time(average_end, "average_end")
+        if not burn_in < end <= t_max:
+            raise ValueError(f"average_end={end} must be in (burn_in, t_max={t_max}]")
+        bounds = _window_bounds(burn_in, n_windows, end)
         ta = _attempt_times(attempt_times, t_max)
         cp = np.unique(np.concatenate([ts[ts > 0], bounds[bounds > 0], ta, [t_max]]))
         sample_index = np.full(cp.size, -1)
@@ -61,6 +67,7 @@ class Schedule:
             ts,
             burn_in,
             int(n_windows),
+            end,
             cp,
             sample_index,
             window_end,

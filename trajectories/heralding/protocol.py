@@ -83,7 +83,8 @@ def run_heralding(
         attempts=recorder,
         sample_times=np.unique(np.r_[0.0, samples, burn_in]),
         burn_in=burn_in,
-        n_windows=n_attempts if relaxation_samples else 0,
+        n_windows=1 if relaxation_samples else 0,
+        average_end=float(burn_in + T) if relaxation_samples else None,
     )
     return HeraldingRun(
         model=model,
