@@ -140,5 +140,5 @@ def test_time_averages_end_where_asked() -> None:
     s = Schedule.build(100.0, [], 10.0, 2, [30.0, 60.0], average_end=30.0)
     assert s.window_length == pytest.approx(10.0)
     assert 20.0 in s.checkpoints
-    with pytest.raises(ValueError, match="average_end=5.0 must be in"):
+    with pytest.raises(ValueError, match=r"average_end=5\.0 must be in"):
         Schedule.build(100.0, [], 10.0, 1, average_end=5.0)
