@@ -44,7 +44,10 @@ def test_p_suc_both_estimators(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(MODELS))
 @pytest.mark.parametrize("estimator", ["born", "sampled"])
 def test_post_selected_state_and_measures(name: str, estimator: str) -> None:
-    run = _run(MODELS[name]())
+    # the sampled estimator's effective sample size is the number of successes:
+    # 20000 Lindblad machines give ~320, below MEASURE_ESS_MIN = 500
+    n = 40000 if (name, estimator) == ("lindblad-fig5b", "sampled") else 20000
+    run = _run(MODELS[name](), n_traj=n)
     rho, se = run.post_selected(estimator)
     exact = validate.first_attempt_reference(run).rho_post
     for part in ("real", "imag"):

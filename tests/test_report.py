@@ -76,6 +76,8 @@ def test_run_writes_the_report(run_dir: Path) -> None:
         "p000_measures.png",
         "p000_waiting.png",
         "p000_banks.png",
+        "p000_relaxation.png",
+        "p000_steady.png",
     }
     text = (run_dir / "report.md").read_text()
     summary = json.loads((run_dir / "summary.json").read_text())[0]

@@ -26,6 +26,19 @@ from trajectories.system.checks import check_duration, check_int, check_positive
 from trajectories.system.models import OpenSystem
 
 
+def _steady_estimates(burn_in: float, T: float, samples: int) -> dict:
+    """Engine options of the run's own steady-state estimates: ``samples`` ensemble
+    samples over [0, b] (quadratically spaced, dense early) and b, and one
+    time-average window [b, b + T] before the first attempt."""
+    grid = burn_in * np.linspace(0.0, 1.0, samples + 1)[1:] ** 2 if burn_in else []
+    return {
+        "sample_times": np.unique(np.r_[0.0, grid, burn_in]),
+        "burn_in": burn_in,
+        "n_windows": 1 if samples else 0,
+        "average_end": float(burn_in + T) if samples else None,
+    }
+
+
 def run_heralding(
     model: OpenSystem,
     *,
@@ -40,16 +53,11 @@ def run_heralding(
     burn_in: float = 0.0,
     relaxation_samples: int = 0,
 ) -> HeraldingRun:
-    """Simulate the heralding protocol on ``n_traj`` machines.
-
-    The filters are applied at t = b + T, b + 2T, ..., b + n_attempts T (T =
-    ``attempt_period`` > 0, ``n_attempts`` >= 1, b = ``burn_in``), from ``initial``
-    (as in ``simulation.simulate``; default the steady state: the machine has been
-    running) and from ``restart`` after a delivered pair; consecutive trajectories
-    form banks of ``n_machines`` machines attempting in lockstep. The ensemble is
-    sampled at ``relaxation_samples`` times over [0, b] (quadratically spaced, dense
-    early) and time-averaged along each trajectory over [b, b + T] before the first
-    attempt: the run's own estimates of the steady state (``ensemble``).
+    """Simulate the heralding protocol on ``n_traj`` machines: filters at
+    t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
+    ``initial`` (default the steady state), restarting from ``restart`` after a pair,
+    in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run also
+    estimates the steady state (``_steady_estimates``).
 
     Examples
     --------
@@ -70,8 +78,6 @@ def run_heralding(
         model.machine.filter, n_traj, n_attempts, restart_state(model, restart)
     )
     times = burn_in + T * np.arange(1, n_attempts + 1)
-    grid = np.linspace(0.0, 1.0, relaxation_samples + 1)[1:] ** 2  # dense early on
-    samples = burn_in * grid if burn_in else []
     ensemble = simulate(
         model,
         n_traj=n_traj,
@@ -81,10 +87,7 @@ def run_heralding(
         chunk_size=chunk_size,
         attempt_times=times,
         attempts=recorder,
-        sample_times=np.unique(np.r_[0.0, samples, burn_in]),
-        burn_in=burn_in,
-        n_windows=1 if relaxation_samples else 0,
-        average_end=float(burn_in + T) if relaxation_samples else None,
+        **_steady_estimates(burn_in, T, relaxation_samples),
     )
     return HeraldingRun(
         model=model,

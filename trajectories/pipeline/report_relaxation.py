@@ -115,10 +115,11 @@ def _steady_figure(states: pd.DataFrame, rho_ss: NDArray, row: dict, model):
     rho = sampled_density(last, D)
     se = np.zeros((D, D), dtype=complex)
     for e in row.get("steady_state_elements", []):
-        if e["estimator"] == last["kind"].iloc[0] and np.isfinite(e["se"]):
+        se_e = e["se"] if e["se"] is not None else np.nan
+        if e["estimator"] == last["kind"].iloc[0] and np.isfinite(se_e):
             unit = 1 if e["part"] == "re" else 1j
-            se[e["i"], e["j"]] += unit * e["se"]
-            se[e["j"], e["i"]] += unit * e["se"]
+            se[e["i"], e["j"]] += unit * se_e
+            se[e["j"], e["i"]] += unit * se_e
     return fg.density_matrix_figure(
         rho, rho_ss, se, model.machine.dims, title="sampled steady state"
     )
