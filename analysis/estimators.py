@@ -248,14 +248,6 @@ def integrated_autocorrelation_time(
     return float(batch_length * batch_means_var / (2.0 * variance))
 
 
-def chi_square_p_value(z: ArrayLike) -> float:
-    """p-value of sum z^2 under a chi-square law with len(z) degrees of freedom."""
-    from scipy.stats import chi2
-
-    z = np.asarray(z, dtype=float).ravel()
-    return float(chi2.sf(np.sum(z**2), z.size))
-
-
 def grouped_jackknife(
     stat: Callable[[NDArray], float], groups: NDArray
 ) -> tuple[float, float]:

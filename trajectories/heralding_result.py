@@ -301,16 +301,19 @@ class HeraldingRun:
             )
         raise ValueError(f"which={which!r} must be 'first', 'renewal' or 'bank'")
 
-    def goodness_of_fit(self, which: str = "first", geometric: bool = False):
+    def goodness_of_fit(
+        self, which: str = "first", geometric: bool = False, min_expected: float = 5.0
+    ):
         """Chi-square of the sampled K (or K', R) against the exact law, or against
-        the geometric law with parameter p_suc (``geometric=True``)."""
+        the geometric law with parameter p_suc (``geometric=True``), over bins of
+        expected count >= ``min_expected`` (see ``chi_square_gof``)."""
         k, law = self.attempts_law(which)
         if geometric:
             p = success_probability(self.model)
             if which == "bank":
                 p = 1 - (1 - p) ** self.n_machines
             law = geometric_pmf(p, law.pmf.size)
-        return chi_square_gof(k, law.pmf, law.tail)
+        return chi_square_gof(k, law.pmf, law.tail, min_expected=min_expected)
 
     def waiting_times(self, quantiles: tuple[float, ...] = (0.5, 0.9)) -> pd.DataFrame:
         """Attempts until success (K from rho_0; K' between pairs; R of a bank) and
