@@ -241,9 +241,3 @@ def integrated_autocorrelation_time(
     if variance <= 0:
         return math.nan
     return float(batch_length * batch_means_var / (2.0 * variance))
-
-
-def chi_square_p_value(z: ArrayLike) -> float:
-    """p-value of sum z^2 under a chi-square law with len(z) degrees of freedom."""
-    z = np.asarray(z, dtype=float).ravel()
-    return float(stats.chi2.sf(np.sum(z**2), z.size))

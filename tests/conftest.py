@@ -1,4 +1,9 @@
-"""Shared fixtures and helpers for the test suite."""
+"""Shared fixtures and helpers for the test suite.
+
+Measured false-alarm rate of the whole suite: 2.5e-3 per change of random stream
+(56 stochastic checks, 55 seeds for most; `python examples/seed_scan.py --seeds 55`;
+the table per check and the method are in tests/README.md).
+"""
 
 from __future__ import annotations
 

@@ -1,24 +1,32 @@
 """The rare-success regime: initial-state sampling and propagation accurate for every
 amplitude relative to its own size, down to p_suc ~ 1e-95 (App. E).
 
+Measured false-alarm rate: 3.1e-4 per change of random stream (54, 53 and 13 seeds
+for d6, qudit-d4 and d8; `python examples/seed_scan.py --checks 'rare_success:*'
+--seeds 50`), the sum over its 3 stochastic checks.
+
 Exact checks (no randomness): the pure-state ensemble reproduces rho element by
 element; the Taylor propagator agrees with a 50-digit reference.
 Stochastic checks: Born p_suc of the first attempt against the exact value, |z| < 4.5,
-with a Kish effective sample size >= 100 (so that the SE is supported). Each such
-check is one normal z: its false-alarm rate is 2 P(Z > 4.5) = 6.8e-6 per change of
-random stream (heavy tails would raise it; the coverage study in
-``examples/coverage.py`` measures the intervals' calibration at these sizes).
+resolved, with a Kish effective sample size >= 100 (so that the SE is supported).
+The effective sample size was the weak point: at 20000 machines the d = 8 one-step
+machine gave 100 +- 6, so that the estimate was not resolved at 11 of 20 fresh
+seeds; it now runs 30000 machines (150 +- 7). The Born weights are heavy-tailed:
+the scan's tail fit gives the z of qudit-d4 a tail exponent 0.63 (rate 3e-4, the
+largest of the three).
 """
 
 from __future__ import annotations
 
 import importlib.util
+from functools import partial
 from pathlib import Path
 
 import mpmath
 import numpy as np
 import pytest
 import scipy.linalg as la
+from calibration import Bound, Outcome
 
 from analysis.estimators import kish_ess
 from trajectories.engine.initial_states import PureStateEnsemble
@@ -117,28 +125,55 @@ def _check_chain(H: np.ndarray, s: np.ndarray) -> np.ndarray:
     return exact
 
 
-@pytest.mark.parametrize(
-    ("model", "seed"),
-    [
-        (one_step_model(6, 1e-8), 11),
-        (one_step_model(8, 1e-6), 12),
-        (ResetModel(qudit(4, g=1e-8 * P_B), 1e-8 * P_B, P_B, T_A="inf", T_B=0.0), 13),
-    ],
-    ids=["one-step-d6-1e-8", "one-step-d8-1e-6", "qudit-d4-1e-8"],
-)
-def test_born_p_suc_in_the_rare_regime(model: ResetModel, seed: int) -> None:
+RARE_MODELS = {
+    "one-step-d6-1e-8": (lambda: one_step_model(6, 1e-8), 11, 20000),
+    # the Born weights of this machine are the most skewed: 20000 machines give an
+    # effective sample size of 100 +- 6 (unresolved at half the seeds), 30000 give
+    # 150 +- 7
+    "one-step-d8-1e-6": (lambda: one_step_model(8, 1e-6), 12, 30000),
+    "qudit-d4-1e-8": (
+        lambda: ResetModel(qudit(4, g=1e-8 * P_B), 1e-8 * P_B, P_B, T_A="inf", T_B=0.0),
+        13,
+        20000,
+    ),
+}
+
+
+def check_born_p_suc(name: str, seed: int | None = None) -> Outcome:
+    """Born p_suc of the first attempt against the exact value, resolved (Kish
+    effective sample size of the Born weights >= 100)."""
+    make, default_seed, n_traj = RARE_MODELS[name]
+    model = make()
     exact = herald(steady_state(model), model.machine.filter).p_suc
     run = run_heralding(
         model,
-        n_traj=20000,
-        rng=np.random.default_rng(seed),
+        n_traj=n_traj,
+        rng=np.random.default_rng(default_seed if seed is None else seed),
         attempt_period=1 / P_B,
         n_attempts=1,
     )
     born = run.runs_table()["first_born"].to_numpy()
-    assert kish_ess(born) >= 100
     row = validate.p_suc(run).set_index("estimator").loc["born"]
-    assert abs(row["z"]) < 4.5, (row["value"], exact)
+    return Outcome.of(
+        [row["z"]],
+        bounds=[Bound("Kish ESS of the Born weights", kish_ess(born), low=100)],
+        flags=[
+            ("resolved", row["resolved"]),
+            ("exact value of the table", row["exact"] == pytest.approx(exact)),
+        ],
+        label=f"Born p_suc {name}",
+    )
+
+
+STOCHASTIC_CHECKS = {
+    f"born_p_suc[{name}]": partial(check_born_p_suc, name) for name in RARE_MODELS
+}
+"""Every stochastic check of this module as a function of the seed."""
+
+
+@pytest.mark.parametrize("name", list(RARE_MODELS))
+def test_born_p_suc_in_the_rare_regime(name: str) -> None:
+    check_born_p_suc(name).check()
 
 
 @pytest.mark.parametrize("row", [("one-step", 6, 1e-8), ("qudit", 3, 1e-8)])

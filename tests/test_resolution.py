@@ -1,6 +1,12 @@
 """Estimates that stay honest with few or no successes: the effective sample size,
 the "not resolved" flag, signed measures near the separable boundary, and never an
-SE the sample cannot support (deterministic checks on constructed samples)."""
+SE the sample cannot support (checks on constructed samples).
+
+Measured false-alarm rate: 8.4e-6 per change of random stream (55 seeds, `python
+examples/seed_scan.py --checks 'resolution:*' --seeds 55`): its one stochastic
+check, the negativity near the PPT boundary against its exact value 1e-3; the
+other checks hold for any seed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from calibration import Bound, Outcome
 
 from analysis.estimators import (
     ESS_MIN,
@@ -106,18 +113,18 @@ def test_resolved_measures_have_intervals() -> None:
     assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * row["crit"] * row["se"])
 
 
-def test_negativity_near_the_boundary_has_an_error() -> None:
+def check_negativity_near_the_boundary(seed: int = 2) -> Outcome:
     """Branches of a Werner state p Bell + (1-p) 1/4 just above p = 1/3 (exact
     N = 1e-3): leave-one-out states fall on both sides of the PPT boundary, where
     the clipped negativity has a kink (its jackknife collapsed to 0 ± 0 before).
-    The signed form keeps a real SE; value and CI are clipped at 0."""
-    rng = np.random.default_rng(2)
+    The signed form keeps a real SE (jackknife over 50 groups: Student t with 49
+    degrees of freedom for z); value and CI are clipped at 0."""
+    rng = np.random.default_rng(seed)
     n, p = 20000, (4e-3 + 1) / 3
     bell = rng.random(n) < p
     states = np.eye(4, dtype=complex)[rng.integers(0, 4, n)]
     states[bell] = BELL
     exact = p * np.outer(BELL, BELL) + (1 - p) * np.eye(4) / 4
-    assert negativity(exact, (2, 2)) == pytest.approx(1e-3)
     table = quality_table(
         ratio_groups(runs_of(np.ones(n), states)),
         measures(),
@@ -125,13 +132,29 @@ def test_negativity_near_the_boundary_has_an_error() -> None:
         clipped=("negativity",),
     ).set_index("quantity")
     row = table.loc["negativity"]
-    assert row["resolved"]
-    assert row["se"] > 1e-3
-    assert row["value"] >= 0
-    assert row["ci_low"] >= 0
-    assert row["ci_high"] > row["value"]
-    assert abs(row["z"]) < 4.5
-    assert row["exact"] == pytest.approx(1e-3)
+    return Outcome.of(
+        t=[(row["z"], 49)],
+        bounds=[Bound("SE", row["se"], low=1e-3)],
+        flags=[
+            ("resolved", row["resolved"]),
+            ("value >= 0", row["value"] >= 0),
+            ("ci_low >= 0", row["ci_low"] >= 0),
+            ("ci_high > value", row["ci_high"] > row["value"]),
+            ("exact N = 1e-3", row["exact"] == pytest.approx(1e-3)),
+        ],
+        label="negativity near the PPT boundary",
+    )
+
+
+STOCHASTIC_CHECKS = {"negativity-near-boundary": check_negativity_near_the_boundary}
+"""Every stochastic check of this module as a function of the seed."""
+
+
+def test_negativity_near_the_boundary_has_an_error() -> None:
+    p = (4e-3 + 1) / 3
+    exact = p * np.outer(BELL, BELL) + (1 - p) * np.eye(4) / 4
+    assert negativity(exact, (2, 2)) == pytest.approx(1e-3)
+    check_negativity_near_the_boundary().check()
 
 
 def test_no_successes_print_not_resolved() -> None:

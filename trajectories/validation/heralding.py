@@ -83,16 +83,22 @@ def attempts_law(
     raise ValueError(f"which={which!r} must be one of {WHICH}")
 
 
-def goodness_of_fit(run: HeraldingRun, which: str = "first", geometric: bool = False):
+def goodness_of_fit(
+    run: HeraldingRun,
+    which: str = "first",
+    geometric: bool = False,
+    min_expected: float = 5.0,
+):
     """Chi-square of the sampled K (or K', R) against the exact law, or against the
-    geometric law with parameter p_suc (``geometric=True``)."""
+    geometric law with parameter p_suc (``geometric=True``), over bins of expected
+    count >= ``min_expected`` (see ``chi_square_gof``)."""
     k, law = attempts_law(run, which)
     if geometric:
         p = success_probability(run.model)
         if which == "bank":
             p = float(any_success_probability(p, run.n_machines))
         law = geometric_pmf(p, law.pmf.size)
-    return chi_square_gof(k, law.pmf, law.tail)
+    return chi_square_gof(k, law.pmf, law.tail, min_expected=min_expected)
 
 
 def waiting_times(
