@@ -4,8 +4,8 @@ as often as a 95% binomial law allows, and intervals a third as wide (negative
 control) do not.
 
 False-alarm rate: a correct engine fails a quantity's check with probability
-P(Binomial(n, 0.95) < k_min) <= 1e-3 (k_min computed below for the n resolved seeds);
-with 7 quantities the test fails a correct engine with probability below 7e-3 per
+P(Binomial(n, 0.95) < k_min) <= 1e-4 (k_min computed below for the n resolved seeds);
+with 7 quantities the test fails a correct engine with probability below 7e-4 per
 change of random stream (less: the quantities of one seed are positively correlated).
 """
 
@@ -26,7 +26,7 @@ CASE = CoverageCase(
     20,
     2000,
 )
-ALPHA = 1e-3
+ALPHA = 1e-4
 
 
 def k_min(n: int) -> int:
