@@ -23,9 +23,8 @@ def qutrit_reset() -> ResetModel:
     )
 
 
-@pytest.fixture
-def qutrit_lindblad() -> LindbladModel:
-    """The Lindblad model of Fig. 5(b) at one temperature pair."""
+def fig5b_model() -> LindbladModel:
+    """The Lindblad model of Fig. 5(b) at T_A = 3, T_B = 0.2."""
     return LindbladModel(
         qutrit(g=1.6e-3, eps=3.0),
         T_A=3.0,
@@ -34,3 +33,21 @@ def qutrit_lindblad() -> LindbladModel:
         Gamma_B=5e-3,
         dephasing=3.5e-5,
     )
+
+
+@pytest.fixture
+def qutrit_lindblad() -> LindbladModel:
+    """The Lindblad model of Fig. 5(b) at one temperature pair."""
+    return fig5b_model()
+
+
+SMALL_RUN = [
+    "--quiet",
+    "--set",
+    "sampling.n_traj=800",
+    "--set",
+    "sampling.batch_size=200",
+    "--set",
+    "protocol.attempts=15",
+]
+"""Command-line options of a small run (800 machines, 15 attempts)."""

@@ -10,16 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from analysis.measures import (
-    chsh_max,
-    concurrence,
-    correlation_matrix,
-    fidelity,
-    log_negativity,
-    negativity,
-    partial_transpose,
-    purity,
-)
+from analysis import measures
 from trajectories.exact.states import herald
 from trajectories.system.baths import (
     bose_einstein,
@@ -559,27 +550,27 @@ CASES = [
         "target nan",
     ),
     case(
-        lambda: fidelity(BELL, [1.0, 0.0, 0.0]),
+        lambda: measures.fidelity(BELL, [1.0, 0.0, 0.0]),
         r"target of length 3 does not match \(4, 4\)",
         "fidelity target length",
     ),
     case(
-        lambda: fidelity(BELL, [1.0, 1.0, 0.0, 0.0]),
+        lambda: measures.fidelity(BELL, [1.0, 1.0, 0.0, 0.0]),
         r"target must be a unit vector \(norm 1\), got norm 1\.41421",
         "fidelity target not normalised",
     ),
     case(
-        lambda: fidelity(BELL, [NAN, 0.0, 0.0, 0.0]),
+        lambda: measures.fidelity(BELL, [NAN, 0.0, 0.0, 0.0]),
         r"target contains NaN or Inf",
         "fidelity target nan",
     ),
     case(
-        lambda: fidelity(BELL, np.full((4, 4), INF)),
+        lambda: measures.fidelity(BELL, np.full((4, 4), INF)),
         r"target contains NaN or Inf",
         "fidelity target matrix inf",
     ),
     case(
-        lambda: fidelity(BELL, np.eye(2) / 2),
+        lambda: measures.fidelity(BELL, np.eye(2) / 2),
         r"target shape \(2, 2\) does not match \(4, 4\)",
         "fidelity target matrix shape",
     ),
@@ -591,53 +582,53 @@ CASES = [
             f"{f.__name__} rho {bad}",
         )
         for f in (
-            negativity,
-            log_negativity,
-            partial_transpose,
-            chsh_max,
-            correlation_matrix,
-            concurrence,
-            purity,
+            measures.negativity,
+            measures.log_negativity,
+            measures.partial_transpose,
+            measures.chsh_max,
+            measures.correlation_matrix,
+            measures.concurrence,
+            measures.purity,
         )
         for bad in (NAN, INF)
     ],
     case(
-        lambda: fidelity(np.full((4, 4), NAN), [1.0, 0.0, 0.0, 0.0]),
+        lambda: measures.fidelity(np.full((4, 4), NAN), [1.0, 0.0, 0.0, 0.0]),
         r"rho contains NaN or Inf",
         "fidelity rho nan",
     ),
     case(
-        lambda: negativity(np.ones((4, 2))),
+        lambda: measures.negativity(np.ones((4, 2))),
         r"rho has shape \(4, 2\); it must be a non-empty square matrix",
         "negativity not square",
     ),
     case(
-        lambda: purity(np.ones(4)),
+        lambda: measures.purity(np.ones(4)),
         r"rho has shape \(4,\); it must be a non-empty square matrix",
         "purity vector",
     ),
     case(
-        lambda: negativity(np.eye(6) / 6),
+        lambda: measures.negativity(np.eye(6) / 6),
         r"rho has shape \(6, 6\), not \(d\^2, d\^2\): pass dims=\(d_A, d_B\)",
         "negativity non-square dimension",
     ),
     case(
-        lambda: negativity(np.eye(4) / 4, dims=(2, 3)),
+        lambda: measures.negativity(np.eye(4) / 4, dims=(2, 3)),
         r"dims=\(2, 3\) must be two integers >= 1 with d_A d_B = 4",
         "negativity dims mismatch",
     ),
     case(
-        lambda: log_negativity(np.eye(4) / 4, dims=(-2, -2)),
+        lambda: measures.log_negativity(np.eye(4) / 4, dims=(-2, -2)),
         r"dims=\(-2, -2\) must be two integers >= 1",
         "log_negativity negative dims",
     ),
     case(
-        lambda: chsh_max(np.eye(9) / 9),
+        lambda: measures.chsh_max(np.eye(9) / 9),
         r"correlation_matrix needs a two-qubit state \(4, 4\), got \(9, 9\)",
         "chsh qutrits",
     ),
     case(
-        lambda: concurrence(np.eye(9) / 9),
+        lambda: measures.concurrence(np.eye(9) / 9),
         r"concurrence needs a two-qubit state \(4, 4\), got \(9, 9\)",
         "concurrence qutrits",
     ),

@@ -21,20 +21,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from calibration import Bound, Outcome
+from conftest import SMALL_RUN
 
 from trajectories.pipeline.cli import main
 from trajectories.pipeline.config import ConfigError, load_config
 
-SMALL = [
-    "--quiet",
-    "--set",
-    "sampling.n_traj=800",
-    "--set",
-    "sampling.batch_size=200",
-    "--set",
-    "protocol.attempts=15",
-    "--no-report",  # reports are tested in tests/test_report.py
-]
+SMALL = [*SMALL_RUN, "--no-report"]  # reports are tested in tests/test_report.py
 
 
 def records(out: Path) -> dict[str, pd.DataFrame]:

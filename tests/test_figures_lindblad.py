@@ -8,6 +8,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import fig5b_model
 
 from analysis.measures import chsh_max, negativity
 from trajectories.exact.states import herald, steady_state
@@ -18,8 +19,6 @@ from trajectories.paper.one_step import (
     limit_state,
     relaxed_negativity,
 )
-from trajectories.system.machines import qutrit
-from trajectories.system.models import LindbladModel
 
 T_A_BOX = np.geomspace(0.05, 20.0, 8)
 T_B_BOX = np.geomspace(0.02, 2.0, 8)
@@ -30,14 +29,7 @@ T_B_BOX = np.geomspace(0.02, 2.0, 8)
 
 def test_printed_variant_is_the_readme_model() -> None:
     """The 'printed' reading is Eq. F6 with the caption's parameters, g1 = g2."""
-    ref = LindbladModel(
-        qutrit(g=1.6e-3, eps=3.0),
-        T_A=3.0,
-        T_B=0.2,
-        Gamma_A=1e-4,
-        Gamma_B=5e-3,
-        dephasing=3.5e-5,
-    )
+    ref = fig5b_model()
     h = herald(steady_state(ref), ref.machine.filter)
     n, p = point(VARIANTS["printed"], 3.0, 0.2)
     assert n == pytest.approx(negativity(h.rho_post), rel=1e-12)

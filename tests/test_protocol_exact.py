@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import scipy.linalg as la
 from calibration import GOF_MIN_EXPECTED, Bound, Outcome
+from conftest import fig5b_model
 from scipy.special import comb
 
 from analysis.measures import fidelity
@@ -45,14 +46,7 @@ MODELS = {
     "qutrit": ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01),
     "qudit3": ResetModel(qudit(3, g=0.01), p_A=0.002, p_B=0.01),
     # relaxation time ~ 2.7e3 (spectral gap 3.67e-4)
-    "lindblad": LindbladModel(
-        qutrit(g=1.6e-3, eps=3.0),
-        T_A=3.0,
-        T_B=0.2,
-        Gamma_A=1e-4,
-        Gamma_B=5e-3,
-        dephasing=3.5e-5,
-    ),
+    "lindblad": fig5b_model(),
 }
 SHORT = {"qutrit": 10.0, "qudit3": 10.0, "lindblad": 100.0}
 LONG = {"qutrit": 1e4, "qudit3": 1e4, "lindblad": 1e5}  # >= 20 relaxation times

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SMALL_RUN
 from matplotlib.image import imread
 
 from analysis import report as rp
@@ -28,17 +29,7 @@ from trajectories.pipeline.cli import main as run_main
 from trajectories.system.machines import qutrit
 from trajectories.system.models import ResetModel
 
-SMALL = [
-    "--quiet",
-    "--jobs",
-    "1",
-    "--set",
-    "sampling.n_traj=800",
-    "--set",
-    "sampling.batch_size=200",
-    "--set",
-    "protocol.attempts=15",
-]
+SMALL = [*SMALL_RUN, "--jobs", "1"]
 IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 
 

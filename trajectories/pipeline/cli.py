@@ -22,6 +22,7 @@ from trajectories.pipeline.config import (
     RunConfig,
     load_config,
 )
+from trajectories.pipeline.exit_codes import exit_code
 from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
@@ -199,11 +200,4 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: 0 for --help, 2 for bad arguments
         return int(exc.code or 0)
-    try:
-        return run(args)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+    return exit_code(lambda: run(args))

@@ -23,12 +23,12 @@ import argparse
 import json
 import math
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from analysis import report as rp
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
+from trajectories.pipeline.exit_codes import exit_code
 from trajectories.pipeline.records import PointRecords, read_records
 from trajectories.pipeline.report_sections import (
     FIGURE_DIR,
@@ -137,13 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    try:
-        path = write_report(args.run_dir)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except Exception as err:
-        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
-    print(path)
-    return 0
+
+    def report() -> int:
+        print(write_report(args.run_dir))
+        return 0
+
+    return exit_code(report)
