@@ -11,6 +11,8 @@ probabilities are kept in float64: both change the draws, not their law.
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ import pandas as pd
 import pytest
 
 from trajectories.pipeline.cli import main
+from trajectories.pipeline.summary import format_summary
 
 CHECKSUM = Path(__file__).parent / "data" / "default_records.sha256"
 
@@ -42,6 +45,17 @@ def records_digest(run_dir: Path) -> str:
 
 @pytest.mark.slow
 def test_default_run_records_are_unchanged(tmp_path: Path) -> None:
+    """The records, and the summary the README prints for the first set-up command."""
     out = tmp_path / "run"
     assert main(["--out", str(out), "--jobs", "2", "--quiet", "--no-report"]) == 0
     assert records_digest(out) == CHECKSUM.read_text().split()[0]
+    assert_readme_shows(out)
+
+
+def assert_readme_shows(out: Path) -> None:
+    """Every line of the run's terminal summary (but its directory) is in README.md."""
+    rows = json.loads((out / "summary.json").read_text())
+    rows = [{k: math.nan if v is None else v for k, v in r.items()} for r in rows]
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for line in format_summary(rows, out).splitlines()[:-1]:
+        assert line in readme, line

@@ -142,3 +142,14 @@ def test_time_averages_end_where_asked() -> None:
     assert 20.0 in s.checkpoints
     with pytest.raises(ValueError, match=r"average_end=5\.0 must be in"):
         Schedule.build(100.0, [], 10.0, 1, average_end=5.0)
+
+
+@pytest.mark.slow
+def test_relaxation_preset_output_is_in_the_readme(tmp_path: Path) -> None:
+    from test_records_checksum import assert_readme_shows
+
+    out = tmp_path / "run"
+    assert main(["relaxation", "--out", str(out), "--quiet", "--no-report"]) == 0
+    row = json.loads((out / "summary.json").read_text())[0]
+    assert row["steady_state_max_abs_z"] < 4.5
+    assert_readme_shows(out)
