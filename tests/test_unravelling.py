@@ -136,10 +136,13 @@ def test_segment_integral_matches_quadrature(kind: str) -> None:
         if kind == "reset"
         else LindbladModel(qutrit(g=0.05), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
     )
-    unr = Unravelling.from_model(model)
-    psi = np.random.default_rng(3).normal(size=(2, 9)) + 0j
+    _check_segment_integral(Unravelling.from_model(model), np.array([7.0, 130.0]))
+
+
+def _check_segment_integral(unr, s: np.ndarray) -> None:
+    """segment_density_integral of two random states against a fine trapezoid."""
+    psi = np.random.default_rng(3).normal(size=(2, unr.dim)) + 0j
     psi /= np.linalg.norm(psi, axis=1)[:, None]
-    s = np.array([7.0, 130.0])
     got = unr.coords_to_density(segment_density_integral(unr, unr.to_coords(psi), s))
     for k in range(2):
         u = np.linspace(0, s[k], 20001)
@@ -221,17 +224,22 @@ def _random_states(unr: Unravelling, n: int, rng: np.random.Generator) -> np.nda
 def test_clock_jump_times_solve_the_norm_equation_or_miss_the_horizon() -> None:
     """||exp(-i H_eff s) psi||^2 = exp(-E) to 1e-12 (scipy expm) for the jumps, and
     no jump exactly where the norm at the horizon is above exp(-E)."""
-    from trajectories.engine.jump_times import clock_jump_times
 
     model = LindbladModel(qutrit(g=0.03, eps=1.5), 1.0, 0.3, 0.01, 0.02, dephasing=5e-3)
-    unr = Unravelling.from_model(model)
     G = sum((j.op.conj().T @ j.op).toarray() for j in model.jump_operators())
     H_eff = model.hamiltonian(True) - 0.5j * G
-    rng = np.random.default_rng(5)
+    _check_clock_jump_times(Unravelling.from_model(model), H_eff, 5, (1.0, 400.0))
+
+
+def _check_clock_jump_times(unr, H_eff, seed: int, horizons: tuple) -> None:
+    """Jump times of 60 random states against scipy expm of H_eff (see above)."""
+    from trajectories.engine.jump_times import clock_jump_times
+
+    rng = np.random.default_rng(seed)
     n = 60
     psi = _random_states(unr, n, rng)
     E = rng.standard_exponential(n)
-    horizon = rng.uniform(1.0, 400.0, n)
+    horizon = rng.uniform(*horizons, n)
     s = clock_jump_times(unr, psi, E, horizon)
     for k in range(n):
         if np.isfinite(s[k]):
@@ -359,44 +367,18 @@ def test_no_jump_evolution_near_an_exceptional_point_is_exact(
 
 @pytest.mark.parametrize("rel", [0.0, 1e-6])
 def test_jump_times_at_an_exceptional_point_solve_the_norm_equation(rel: float) -> None:
-    from trajectories.engine.jump_times import clock_jump_times
 
     model = ep_model(rel, T_A=2.0, kind="qubit-qutrit")
     unr = Unravelling.from_model(model)
     assert unr.exact_block is not None
-    H = h_eff(model)
-    rng = np.random.default_rng(6)
-    n = 60
-    psi = _random_states(unr, n, rng)
-    E = rng.standard_exponential(n)
-    horizon = rng.uniform(0.2, 30.0, n)
-    s = clock_jump_times(unr, psi, E, horizon)
-    for k in range(n):
-        if np.isfinite(s[k]):
-            assert 0 <= s[k] < horizon[k]
-            phi = la.expm(-1j * H * s[k]) @ psi[k]
-            assert np.vdot(phi, phi).real == pytest.approx(math.exp(-E[k]), rel=1e-12)
-        else:
-            phi = la.expm(-1j * H * horizon[k]) @ psi[k]
-            assert np.vdot(phi, phi).real > math.exp(-E[k]) * (1 - 1e-12)
-    assert 5 < np.isfinite(s).sum() < n - 5
+    _check_clock_jump_times(unr, h_eff(model), 6, (0.2, 30.0))
 
 
 def test_segment_integral_at_an_exceptional_point_matches_quadrature() -> None:
     model = ep_model(0.0, T_A=2.0, kind="qubit-qutrit")
     unr = Unravelling.from_model(model)
     assert unr.exact_block is not None
-    psi = np.random.default_rng(3).normal(size=(2, unr.dim)) + 0j
-    psi /= np.linalg.norm(psi, axis=1)[:, None]
-    s = np.array([1.5, 180.0])
-    got = unr.coords_to_density(segment_density_integral(unr, unr.to_coords(psi), s))
-    for k in range(2):
-        u = np.linspace(0, s[k], 20001)
-        states = unr.evolve(np.repeat(psi[k : k + 1], u.size, axis=0), u)
-        states /= np.linalg.norm(states, axis=1)[:, None]
-        P = states[:, :, None] * states[:, None, :].conj()
-        ref = np.trapezoid(P, u, axis=0)
-        np.testing.assert_allclose(got[k], ref, atol=1e-6 * s[k])
+    _check_segment_integral(unr, np.array([1.5, 180.0]))
 
 
 def test_block_propagator_matches_expm_for_any_step() -> None:
