@@ -392,3 +392,19 @@ def test_batches_receive_the_validated_points(monkeypatch) -> None:
     done = list(batches.execute(cfg, batches.plan(cfg)))
     assert len(done) == 4
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--jobs", "abc"], "argument --jobs: invalid int value: 'abc'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--backend", "foo"], "argument --backend: invalid choice: 'foo'"),
+        (["--out", ""], "--out='' must name a directory"),
+    ],
+)
+def test_argument_errors_are_one_line(capsys, args: list, message: str) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message in err

@@ -22,7 +22,7 @@ from trajectories.pipeline.config import (
     RunConfig,
     load_config,
 )
-from trajectories.pipeline.exit_codes import exit_code
+from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
@@ -51,9 +51,16 @@ start and burn-in ([sampling]):
 """
 
 
+def _directory(text: str) -> Path:
+    """A run directory name: not empty (which would mean the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"--out={text!r} must name a directory")
+    return Path(text)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command-line options."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="python -m trajectories.run",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a TOML file or a preset name (default: the embedded two-qutrit config)",
     )
     p.add_argument(
-        "--out", type=Path, help="run directory (default: runs/<name>-<UTC time>)"
+        "--out", type=_directory, help="run directory (default: runs/<name>-<UTC time>)"
     )
     p.add_argument(
         "--jobs",
@@ -196,8 +203,7 @@ def _print_burn_in(config: RunConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    try:
-        args = parse_args(argv)
-    except SystemExit as exc:  # argparse: 0 for --help, 2 for bad arguments
-        return int(exc.code or 0)
+    args = parse_or_exit(lambda: parse_args(argv))
+    if isinstance(args, int):
+        return args
     return exit_code(lambda: run(args))

@@ -3,6 +3,7 @@ directory (a ``ConfigError``, one line), 1 any other failure."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -20,3 +21,23 @@ def exit_code(action: Callable[[], int]) -> int:
     except Exception as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one ``ConfigError`` line (exit 2), not a
+    usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see {self.prog} --help)")
+
+
+def parse_or_exit(parse: Callable[[], argparse.Namespace]) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit code of --help (0) or of a bad argument (2,
+    one line)."""
+    try:
+        return parse()
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

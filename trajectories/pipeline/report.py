@@ -19,7 +19,6 @@ other failure.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -28,7 +27,7 @@ from typing import Any
 
 from analysis import report as rp
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
-from trajectories.pipeline.exit_codes import exit_code
+from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.records import PointRecords, read_records
 from trajectories.pipeline.report_sections import (
     FIGURE_DIR,
@@ -128,15 +127,14 @@ def write_report(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m trajectories.report RUN_DIR``; returns the exit code."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m trajectories.report",
         description="Write report.md with figures for a finished run directory.",
     )
     parser.add_argument("run_dir", type=Path, help="a run directory")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
+    args = parse_or_exit(lambda: parser.parse_args(argv))
+    if isinstance(args, int):
+        return args
 
     def report() -> int:
         print(write_report(args.run_dir))

@@ -102,9 +102,9 @@ class RunDirectory:
         if self.manifest_path.exists():
             old = self.manifest()
             if not resume:
-                state = "finished" if old.get("finished") else "unfinished"
+                state = "a finished" if old.get("finished") else "an unfinished"
                 raise ConfigError(
-                    f"--out {self.path} already holds a {state} run; use --resume to "
+                    f"--out {self.path} already holds {state} run; use --resume to "
                     "complete it, or choose another --out"
                 )
             changed = _diff(old["config"], data)
