@@ -17,10 +17,6 @@ from numpy.typing import NDArray
 
 from trajectories.engine.ensemble import Ensemble
 
-KINDS = ("ensemble", "average")
-"""Rows of the ensemble at a sample time, and of the time average before attempt 1."""
-
-
 def state_support(rho_ss: NDArray[np.complex128]) -> tuple[NDArray, NDArray]:
     """(i, j), i <= j, of the populations and of the nonzero coherences of rho_ss."""
     i, j = np.triu_indices(rho_ss.shape[0])
@@ -65,7 +61,18 @@ def states_table(
     return pd.concat(blocks, ignore_index=True)
 
 
-def _block(kind, sample, time, n, p, p_sq, rho, rho_sq, support) -> pd.DataFrame:
+def _block(
+    kind: str,
+    sample: int,
+    time: float,
+    n: int,
+    p: float,
+    p_sq: float,
+    rho: NDArray[np.complex128],
+    rho_sq: NDArray[np.complex128],
+    support: tuple[NDArray, NDArray],
+) -> pd.DataFrame:
+    """Rows of one sample (or of the time average): p_suc, then the elements."""
     i, j = support
     return pd.DataFrame(
         {
