@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from trajectories.engine.ensemble import Ensemble
 
+
 def state_support(rho_ss: NDArray[np.complex128]) -> tuple[NDArray, NDArray]:
     """(i, j), i <= j, of the populations and of the nonzero coherences of rho_ss."""
     i, j = np.triu_indices(rho_ss.shape[0])
