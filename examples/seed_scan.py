@@ -19,9 +19,9 @@ Usage (one process; the expensive checks with fewer seeds)::
 file, so that scans run in pieces are summarised together with ``--from``.
 
 The rates in ``tests/README.md`` and at the top of the test modules come from
-seeds from 1000000 on: 55 per check, 13-14 for the qudit-3, qudit-4 and
-high-temperature machines and the d = 8 one-step machine (~20 s per seed), plus
-4000000 to 4000079 for the law of K at T = 5: about 40 minutes of one core.
+seeds 2000000 to 2000044, 45 per check (``--seeds 45 --first-seed 2000000``, run in
+pieces of at most 15 seeds and combined with ``--from``): about 35 minutes of one
+core, ~30 s per seed for all 60 checks.
 
 Method. A check's rate is far below what its seeds can show directly (a single
 normal z fails |z| < 4.5 once in 1.5e5 seeds), so the table gives two rates:
@@ -41,13 +41,15 @@ normal z fails |z| < 4.5 once in 1.5e5 seeds), so the table gives two rates:
   below q0 = 0.2 by a power law, P(tail_p < q) = (k/N) (q/q0)^a (an extreme-value
   fit: the exceedances -log(tail_p/q0) of the k seeds below q0 are exponential
   with rate a; maximum likelihood a = k / sum(-log(tail_p/q0))), and extrapolates
-  it to the failure level: rate = (k/N) (P_MIN/q0)^min(a, 1). a = 1 is the
-  reference law (the rate is then P_MIN, up to the noise of k/N); a < 1 is a
-  heavier tail, whose rate the extrapolation multiplies by (q0/P_MIN)^(1-a),
-  e.g. 8 for a = 0.8. The 95% upper bound takes the Clopper-Pearson bound of k/N
-  and the lower chi-square bound of a (a/a_hat ~ chi2(2k)/2k). The column
-  ``z>3 ratio`` (observed / expected count of single |z| > 3, pooled over the
-  seeds) shows how far single z values depart from their reference law there.
+  it to the failure level: rate = (k/N) (level/q0)^min(a, 1), level = P_MIN (or,
+  for the checks kept at a level per test, ``Outcome.per_test``, the
+  Sidak-adjusted level of their m tests: the column ``level``). a = 1 is the
+  reference law (the rate is then the level, up to the noise of k/N); a < 1 is a
+  heavier tail, whose rate the extrapolation multiplies by (q0/level)^(1-a),
+  e.g. 8 for a = 0.8 at P_MIN. The 95% upper bound takes the Clopper-Pearson
+  bound of k/N and the lower chi-square bound of a (a/a_hat ~ chi2(2k)/2k). The
+  column ``z>3 ratio`` (observed / expected count of single |z| > 3, pooled over
+  the seeds) shows how far single z values depart from their reference law there.
 * Checks may also bound other statistics (an effective sample size, an
   autocorrelation time, the p-value of a negative control): a normal law fitted
   to the values over the seeds gives the chance of crossing the bound, added to
@@ -94,6 +96,8 @@ MODULES = (
     "test_unravelling",
     "test_waiting_times",
     "test_protocol_exact",
+    "test_relaxation",
+    "test_coverage",
 )
 """Test modules with stochastic checks (each defines ``STOCHASTIC_CHECKS``)."""
 
@@ -204,17 +208,20 @@ def bound_rate(values: list[list[float]]) -> tuple[float, float, float]:
     return tails(mean, sd), worst, margin
 
 
-def tail_fit(tail_p: np.ndarray) -> tuple[int, float, float, float]:
-    """Power-law fit of the seeds' tail_p below Q0: (k, a, rate, 95% upper rate)."""
+def tail_fit(
+    tail_p: np.ndarray, level: float = P_MIN
+) -> tuple[int, float, float, float]:
+    """Power-law fit of the seeds' tail_p below Q0, extrapolated to the check's
+    level: (k, a, rate, 95% upper rate)."""
     n = tail_p.size
     below = tail_p[tail_p < Q0]
     k = int(below.size)
     if k == 0:
-        return 0, math.nan, 0.0, upper(0, n) * P_MIN / Q0
+        return 0, math.nan, 0.0, upper(0, n) * level / Q0
     a = k / float(np.sum(np.log(Q0 / np.maximum(below, 1e-300))))
     a_low = a * stats.chi2.ppf(1 - CONFIDENCE, 2 * k) / (2 * k)
-    rate = k / n * (P_MIN / Q0) ** min(a, 1.0)
-    rate_up = upper(k, n) * (P_MIN / Q0) ** min(a_low, 1.0)
+    rate = k / n * (level / Q0) ** min(a, 1.0)
+    rate_up = upper(k, n) * (level / Q0) ** min(a_low, 1.0)
     return k, a, rate, rate_up
 
 
@@ -225,8 +232,9 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         n = len(g)
         fails = int((~g["passed"].astype(bool)).sum())
         tests = int(g["n_tests"].median())
+        level = float(g["level"].median())
         if tests:
-            k, a, rate, rate_up = tail_fit(g["tail_p"].to_numpy(dtype=float))
+            k, a, rate, rate_up = tail_fit(g["tail_p"].to_numpy(dtype=float), level)
         else:
             k, a, rate, rate_up = 0, math.nan, 0.0, 0.0
         expected = float(g["exp_z_gt3"].sum())
@@ -234,8 +242,9 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
         b_rate = b_up = 0.0
         margin = math.inf
         bounds = [json.loads(b) for b in g["bounds"]]
-        for key in bounds[0] if bounds else ():
-            r, r_up, m = bound_rate([b[key] for b in bounds])
+        keys = dict.fromkeys(k for b in bounds for k in b)  # none after an error
+        for key in keys:
+            r, r_up, m = bound_rate([b[key] for b in bounds if key in b])
             b_rate, b_up, margin = b_rate + r, b_up + r_up, min(margin, m)
         tail, tail_up = rate + b_rate, rate_up + b_up
         lines.append(
@@ -246,6 +255,7 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                 "direct": fails / n,
                 "direct_up": upper(fails, n),
                 "m": tests,
+                "level": level,
                 "f05": float(np.mean(g["tail_p"] < 0.05)),
                 "k": k,
                 "a": a,
@@ -267,6 +277,7 @@ def report(table: pd.DataFrame) -> str:
     fmt = {
         "direct": "{:.3g}".format,
         "direct_up": "{:.2g}".format,
+        "level": "{:.2g}".format,
         "f05": "{:.3f}".format,
         "a": "{:.2f}".format,
         "z>3 ratio": "{:.2f}".format,

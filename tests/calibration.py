@@ -26,6 +26,13 @@ nominal false-alarm rate is P_MIN per check, however many elements each one
 compares. The seed scan fits the tail of ``tail_p`` over fresh seeds to correct
 this nominal level for tails heavier than the reference law.
 
+Two modules keep a level per test instead (``Outcome.per_test``): in
+tests/test_relaxation.py every |z| must stay below 4.5 (level 6.8e-6 per z,
+Bonferroni level m x 6.8e-6 for a check of m z values), in tests/test_coverage.py
+every count of covering intervals must pass its binomial test at 1e-4. Their
+``tail_p`` is compared with the Sidak-adjusted 1 - (1 - alpha)^m, which is the
+same condition, and the seed scan extrapolates their tails to that level.
+
 A sum of z^2 is not used: the z values of one density matrix are correlated
 (populations sum to 1, elements share trajectories), so that sum is not
 chi-square distributed, and a Mahalanobis form z^T S^-1 z would need the
@@ -37,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -59,11 +66,12 @@ multinomial samples of 4000 draws from the exact law of K at T = 5, P(p < 1e-4) 
 1.2e-3)."""
 
 
-def z_max(m: int) -> float:
-    """Threshold on max|z| of a check with m tests: level ``P_MIN`` by Sidak."""
+def z_max(m: int, level: float = P_MIN) -> float:
+    """Threshold on max|z| of a check with m tests at ``level`` (``P_MIN``) by
+    Sidak."""
     if m < 1:
         return math.inf
-    return float(stats.norm.isf(-math.expm1(math.log1p(-P_MIN) / m) / 2))
+    return float(stats.norm.isf(-math.expm1(math.log1p(-level) / m) / 2))
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,9 @@ class Outcome:
     bounds: tuple[Bound, ...] = ()
     flags: tuple[tuple[str, bool], ...] = ()
     label: str = ""
+    p_min: float = P_MIN
+    """Level of ``tail_p``: ``P_MIN`` for every check of the common standard
+    (``per_test`` for the two modules that keep a level per test)."""
 
     @classmethod
     def of(
@@ -118,6 +129,8 @@ class Outcome:
         )
 
     def __add__(self, other: Outcome) -> Outcome:
+        if self.p_min != other.p_min:
+            raise ValueError("outcomes at different levels")
         return Outcome(
             np.concatenate([self.z, other.z]),
             np.concatenate([self.dof, other.dof]),
@@ -125,7 +138,17 @@ class Outcome:
             self.bounds + other.bounds,
             self.flags + other.flags,
             self.label or other.label,
+            self.p_min,
         )
+
+    def per_test(self, alpha: float = P_MIN) -> Outcome:
+        """The same statistics at level ``alpha`` per test: the check fails when
+        any p-value is below alpha (for alpha = ``P_MIN``: any |z| above
+        ``Z_MAX``, whatever the number m of tests), i.e. at the Sidak-adjusted level
+        1 - (1 - alpha)^m <= m alpha of ``tail_p``. For the checks whose tests state
+        a threshold per z (tests/test_relaxation.py) or per count
+        (tests/test_coverage.py) rather than the common level per check."""
+        return replace(self, p_min=sidak(alpha, self.n_tests))
 
     @property
     def n_tests(self) -> int:
@@ -162,16 +185,18 @@ class Outcome:
 
     @property
     def level(self) -> float:
-        """Nominal false-alarm level: P_MIN with at least one test, else 0."""
-        return P_MIN if self.n_tests else 0.0
+        """Nominal false-alarm level: ``p_min`` (P_MIN unless ``per_test``) with at
+        least one test, else 0."""
+        return self.p_min if self.n_tests else 0.0
 
     def failures(self) -> list[str]:
         """Why the check fails (empty when it passes)."""
         out = []
-        if not self.tail_p >= P_MIN:
+        if not self.tail_p >= self.p_min:
+            threshold = z_max(self.n_tests, self.p_min)
             out.append(
-                f"tail_p = {self.tail_p:.3g} < {P_MIN:.2g}: max|z| = "
-                f"{self.max_abs_z:.2f} (threshold {z_max(self.n_tests):.2f} for "
+                f"tail_p = {self.tail_p:.3g} < {self.p_min:.2g}: max|z| = "
+                f"{self.max_abs_z:.2f} (threshold {threshold:.2f} for "
                 f"{self.n_tests} tests), min p = {self.min_p:.3g}"
             )
         out += [
