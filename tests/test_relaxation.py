@@ -127,14 +127,14 @@ def compared_z(row: dict) -> list[float]:
 
 def steady_state_outcome(row: dict) -> Outcome:
     """The compared elements of the sampled steady state and both stationary
-    p_suc estimates, each |z| below 4.5; at least 20 elements with an SE in the
-    run and 16 compared."""
+    p_suc estimates, each |z| below 4.5; at least 16 elements resolved by the run
+    (effective sample size of their populations >= 100) and 16 compared."""
     z = compared_z(row)
     keys = ("steady_ens_p_suc", "steady_avg_p_suc")
     return Outcome.of(
         [z, [row[f"{key}_z"] for key in keys]],
         bounds=[
-            Bound("elements with an SE", row["steady_state_n_elements"], low=20),
+            Bound("resolved elements", row["steady_state_n_elements"], low=16),
             Bound("compared elements", len(z), low=16),
         ],
         flags=[(f"{key} resolved", row[f"{key}_resolved"]) for key in keys],

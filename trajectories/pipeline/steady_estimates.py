@@ -7,7 +7,7 @@ exact steady state has, real and imaginary parts, SE std/sqrt(n) over independen
 machines), with z against the exact steady state; the stationary p_suc of both; the
 negativity of the sampled state with a delete-one-batch jackknife error (batches
 are independent). ``steady_state_max_abs_z`` is the largest |z| over the compared
-elements (those with a positive SE), ``steady_state_n_elements`` their number.
+resolved elements (``element_table``), ``steady_state_n_elements`` their number.
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis.estimators import jackknife_df, mean_estimate, measure_estimate, z_score
+from analysis.estimators import (
+    ESS_MIN,
+    ess_from_sums,
+    jackknife_df,
+    mean_estimate,
+    measure_estimate,
+    z_score,
+)
 from analysis.measures import signed_negativity
 from trajectories.system.models import OpenSystem
 
@@ -35,7 +42,13 @@ def _final(states: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def element_table(states: pd.DataFrame, rho_ss: NDArray) -> pd.DataFrame:
-    """One row per estimator, element and part: value, se, exact, z."""
+    """One row per estimator, element and part: value, se, exact, z, ess, resolved.
+
+    An element is resolved when the Kish effective sample size of its populations
+    (for a coherence, the smaller of rho_ii's and rho_jj's) reaches ``ESS_MIN``: a
+    population carried by a handful of machines has no normal error (one machine
+    where 5.7 are expected reads z = -4.7 against the sample SE). Unresolved
+    elements keep their value, with no SE and no z."""
     out = []
     for kind in ESTIMATORS:
         rows = _final(states, kind)
@@ -44,26 +57,41 @@ def element_table(states: pd.DataFrame, rho_ss: NDArray) -> pd.DataFrame:
         tot = rows.groupby(["quantity", "i", "j"], sort=False)[
             ["n", "re", "im", "re_sq", "im_sq"]
         ].sum()
-        for (quantity, i, j), r in tot.iterrows():
-            if quantity != "rho":
-                continue
+        pops = tot.loc["rho"]
+        ess = {
+            int(i): ess_from_sums(r["re"], r["re_sq"])
+            for (i, j), r in pops.iterrows()
+            if i == j
+        }
+        for (i, j), r in pops.iterrows():
+            element_ess = min(ess[int(i)], ess[int(j)])
             for part in _parts(rho_ss, i, j):
-                est = mean_estimate(r[part], r[f"{part}_sq"], int(r["n"]))
-                exact = getattr(rho_ss[i, j], "real" if part == "re" else "imag")
-                se = est.se if est.se > 0 else math.nan
                 out.append(
-                    {
-                        "estimator": kind,
-                        "i": int(i),
-                        "j": int(j),
-                        "part": part,
-                        "value": est.value,
-                        "se": se,
-                        "exact": float(exact),
-                        "z": z_score(est.value, se, float(exact)),
-                    }
+                    _element_row(kind, int(i), int(j), part, r, element_ess, rho_ss)
                 )
     return pd.DataFrame(out)
+
+
+def _element_row(
+    kind: str, i: int, j: int, part: str, r: pd.Series, ess: float, rho_ss: NDArray
+) -> dict[str, Any]:
+    """The comparison of one part of one element with the exact steady state."""
+    est = mean_estimate(r[part], r[f"{part}_sq"], int(r["n"]))
+    exact = float(getattr(rho_ss[i, j], "real" if part == "re" else "imag"))
+    resolved = ess >= ESS_MIN and est.se > 0
+    se = est.se if resolved else math.nan
+    return {
+        "estimator": kind,
+        "i": i,
+        "j": j,
+        "part": part,
+        "value": est.value,
+        "se": se,
+        "exact": exact,
+        "z": z_score(est.value, se, exact),
+        "ess": ess,
+        "resolved": bool(resolved),
+    }
 
 
 def _parts(rho_ss: NDArray, i: int, j: int) -> tuple[str, ...]:
