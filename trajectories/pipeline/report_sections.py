@@ -21,12 +21,11 @@ from analysis import figures as fg
 from analysis import report as rp
 from analysis import sweep_plot
 from analysis.heralding_stats import post_selected_state
-from analysis.waiting_times import any_success_probability
-from trajectories.exact.attempt_laws import attempts_pmf, round_success_probability
-from trajectories.exact.states import Herald, herald, steady_state
+from trajectories.exact.states import Herald, herald
 from trajectories.heralding.measures import reported_measures
 from trajectories.pipeline.config import RunConfig, validate
 from trajectories.pipeline.records import PointRecords
+from trajectories.pipeline.references import PointReference
 from trajectories.pipeline.report_relaxation import relaxation_section
 from trajectories.pipeline.summary import format_estimate
 
@@ -69,14 +68,16 @@ class _Point:
     def __init__(
         self, p: int, config: RunConfig, point: RunConfig, rec: PointRecords
     ) -> None:
-        self.model = point.build_model()
+        ref = PointReference.of(point)
+        self.model = ref.model
         proto = point.protocol
         self.T, self.A = proto.attempt_period, proto.attempts
         self.n_bank, self.N = proto.machines, point.sampling.n_traj
         self.k = rec.k
-        self.exact: Herald = herald(steady_state(self.model), self.model.machine.filter)
-        self.law = attempts_pmf(self.model, self.T, self.A)
-        self.p1 = round_success_probability(self.model, self.T, 1)
+        self.exact: Herald = ref.first  # at the first attempt
+        self.p_stationary = herald(ref.rho_ss, self.model.machine.filter).p_suc
+        self.law = ref.law  # K from the state after the burn-in
+        self.p1 = float(ref.law.pmf[0])
         self.rho, self.rho_se = post_selected_state(rec.groups)
         self.stem = f"p{p:03d}"
         self.label = _point_label(config, point)
@@ -133,9 +134,9 @@ def _point_figures(
             title=f"estimates against exact values{pt.where}",
         ),
         "waiting": fg.waiting_time_figure(
-            rp.waiting_time_table(pt.k, pt.law.pmf, pt.law.tail, pt.exact.p_suc),
+            rp.waiting_time_table(pt.k, pt.law.pmf, pt.law.tail, pt.p_stationary),
             pt.T,
-            pt.exact.p_suc,
+            pt.p_stationary,
             title=f"attempts until the first success{pt.where}",
         ),
         "banks": fg.bank_success_figure(
@@ -205,9 +206,10 @@ def _figure_lines(pt: _Point, rel: dict[str, str]) -> list[str]:
         "### Waiting time",
         "",
         "K = attempts until a machine's first success (waiting time K T). Exact law "
-        f"P(K = k) = Tr[S E (F E)^(k-1) rho_ss] (sums to 1 - P(K > {pt.A}) = "
-        f"{1 - pt.law.tail:.6g} over k <= {pt.A}) and the geometric law with p = "
-        f"p_suc = {pt.exact.p_suc:.6g}; error bars: 1 SE (binomial).",
+        f"P(K = k) = Tr[S E (F E)^(k-1) rho_0] (rho_0 the state after the burn-in; "
+        f"sums to 1 - P(K > {pt.A}) = {1 - pt.law.tail:.6g} over k <= {pt.A}) and "
+        f"the geometric law with the stationary p = p_suc = {pt.p_stationary:.6g}; "
+        "error bars: 1 SE (binomial).",
         "",
         f"![waiting time]({rel['waiting']})",
         "",
@@ -235,24 +237,6 @@ def _bank_rows(banks: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _safe(se: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.where(se > 0, se, np.inf)
-
-
-def _exact_row(point: RunConfig) -> dict[str, float]:
-    """Exact summary quantities of one configuration (for the sweep curves)."""
-    model = point.build_model()
-    proto = point.protocol
-    T, A, n = proto.attempt_period, proto.attempts, proto.machines
-    h = herald(steady_state(model), model.machine.filter)
-    out = {"p_suc": h.p_suc, **reported_measures(model.machine, h.rho_post)}
-    law = attempts_pmf(model, T, A)
-    mean = float(np.arange(1, A + 1) @ law.pmf / law.pmf.sum())
-    out |= {
-        "mean_attempts": mean,
-        "mean_wait": T * mean,
-        "censored": law.tail,
-        "bank_round_success": float(any_success_probability(h.p_suc, n)),
-    }
-    return out
 
 
 def _fine_grid(values: list[Any]) -> list[Any] | None:
@@ -323,7 +307,8 @@ def _exact_curves(
         for x in fine:
             values = {o: combo[f"sweep.{o}"] for o in others} | {param: x}
             try:
-                rec = _exact_row(_with_values(config, values))
+                grid_point = _with_values(config, values)
+                rec = PointReference.of(grid_point).summary(grid_point)
             except ValueError:  # ConfigError or an unsolvable point
                 continue
             rec[f"sweep.{param}"] = x

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from analysis.estimators import (
     COUNT_MIN,
@@ -27,10 +26,7 @@ from analysis.estimators import (
 )
 from analysis.heralding_stats import quality_table
 from analysis.waiting_times import any_success_probability
-from trajectories.exact.attempt_laws import attempts_pmf
 from trajectories.exact.relaxation import relaxation_time
-from trajectories.exact.starts import start_density
-from trajectories.exact.states import evolve, herald, steady_state
 from trajectories.heralding.measures import (
     CLIPPED_MEASURES,
     measure_ranges,
@@ -38,8 +34,8 @@ from trajectories.heralding.measures import (
 )
 from trajectories.pipeline.config import RunConfig
 from trajectories.pipeline.records import PointRecords
+from trajectories.pipeline.references import PointReference
 from trajectories.pipeline.steady_estimates import steady_state_keys
-from trajectories.system.models import OpenSystem
 
 
 def _put(row: dict, key: str, est: dict[str, Any]) -> None:
@@ -66,14 +62,12 @@ def _exact_se(
 
 def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     """Estimates, SEs, exact values and z-scores of one grid point."""
-    model = point.build_model()
+    ref = PointReference.of(point)
+    model, exact = ref.model, ref.first
     proto = point.protocol
     T, A, n = proto.attempt_period, proto.attempts, proto.machines
     N = point.sampling.n_traj
     row: dict[str, Any] = {"not_resolved": []}
-    rho_ss = steady_state(model)
-    rho_0, first = _first_attempt_states(point, model, rho_ss)
-    exact = herald(first, model.machine.filter)
     for key, name in (("p_suc", "born"), ("p_suc_sampled", "sampled")):
         est = mean_estimate(sums.p[name][0], sums.p[name][1], N)
         _put(row, key, est.row(exact.p_suc))
@@ -86,11 +80,10 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     )
     for r in q.to_dict("records"):
         _put(row, r["quantity"], r)
-    pmf, tail = attempts_pmf(model, T, A, rho_0)
+    pmf, tail = ref.law
+    mean_exact = ref.mean_attempts
     K = sums.k
-    done = K[K <= A].astype(float)
-    mean_exact = float(np.arange(1, A + 1) @ pmf / pmf.sum())
-    est = count_mean_estimate(done)
+    est = count_mean_estimate(K[K <= A].astype(float))
     _put(row, "mean_attempts", est.row(mean_exact))
     _put(row, "mean_wait", est.scaled(T).row(T * mean_exact))
     _put(row, "censored", _exact_se(float(np.mean(K > A)), tail, K.size, COUNT_MIN))
@@ -101,7 +94,7 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
         "bank_round_success",
         _exact_se(float(hits.mean()), p_bank, hits.size, COUNT_MIN),
     )
-    steady, elements = steady_state_keys(sums.state_sums(), model, rho_ss)
+    steady, elements = steady_state_keys(sums.state_sums(), model, ref.rho_ss)
     for key, value in steady.items():
         if isinstance(value, dict):
             _put(row, key, value)
@@ -124,18 +117,6 @@ def summarize_point(point: RunConfig, sums: PointRecords) -> dict[str, Any]:
     if elements is not None:
         row["steady_state_elements"] = elements.to_dict("records")
     return row
-
-
-def _first_attempt_states(
-    point: RunConfig, model: OpenSystem, rho_ss: NDArray
-) -> tuple[NDArray, NDArray]:
-    """The exact states at the end of the burn-in and at the first attempt: the
-    steady state for a steady start, else e^{L b} rho_0 and e^{L (b + T)} rho_0."""
-    if point.sampling.initial == "steady":
-        return rho_ss, rho_ss
-    start = start_density(model, point.sampling.initial)
-    b, T = point.burn_in, point.protocol.attempt_period
-    return tuple(evolve(model, start, [b, b + T]))
 
 
 def summarize(config: RunConfig, records: list[PointRecords]) -> list[dict[str, Any]]:
