@@ -2,8 +2,10 @@
 
 Each builder returns a ``matplotlib.figure.Figure`` made without ``pyplot`` (no global
 state, no display: ``save_figure`` renders it with the Agg backend). The numbers they
-draw come from the tables of ``analysis.report``; the figure of a sweep is in
-``analysis.sweep_plot``.
+draw come from the tables of ``analysis.report``; the figures of a density matrix,
+of a sweep and of the relaxation are in ``analysis.density_plot``,
+``analysis.sweep_plot`` and ``analysis.relaxation_plot``. Legends sit outside the
+axes, so they never cover data.
 
 Units: energies and rates in units of the first gap of system A, times in units of
 its inverse (hbar = k_B = 1), as in the paper.
@@ -20,7 +22,6 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from numpy.typing import NDArray
 
@@ -41,6 +42,9 @@ MEASURE_LABELS: dict[str, str] = {
     "concurrence": "concurrence",
 }
 """Axis labels of the quality measures."""
+
+UNRESOLVED = {"color": "0.45", "mfc": "none"}
+"""Marker style of an estimate the sample does not resolve (no interval)."""
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
@@ -66,86 +70,6 @@ def basis_labels(dims: tuple[int, int]) -> list[str]:
     return [f"|{a}{b}⟩" for a in range(d_A) for b in range(d_B)]
 
 
-# ---------------------------------------------------------------- density matrix
-
-
-def density_matrix_figure(
-    estimate: NDArray[np.complex128],
-    exact: NDArray[np.complex128],
-    se: NDArray[np.complex128] | None = None,
-    dims: tuple[int, int] | None = None,
-    title: str = "post-selected state ρ'",
-) -> Figure:
-    """Real and imaginary parts of the estimated rho' beside the exact one.
-
-    Annotated heat maps on one symmetric colour scale; estimate cells show the
-    value and (if ``se`` is given) its standard error.
-    """
-    est = np.asarray(estimate, dtype=complex)
-    ex = np.asarray(exact, dtype=complex)
-    k = est.shape[0]
-    labels = basis_labels(dims) if dims and dims[0] * dims[1] == k else None
-    vmax = max(
-        float(np.abs(np.concatenate([est.real, est.imag, ex.real, ex.imag])).max()),
-        1e-3,
-    )
-    size = min(3.0 + 0.45 * k, 6.0)
-    fig = new_figure(2 * size + 0.8, 2 * size)
-    axes = fig.subplots(2, 2)
-    panels = [
-        (est.real, None if se is None else np.real(se), "estimate, Re ρ'"),
-        (ex.real, None, "exact, Re ρ'"),
-        (est.imag, None if se is None else np.imag(se), "estimate, Im ρ'"),
-        (ex.imag, None, "exact, Im ρ'"),
-    ]
-    image = None
-    for ax, (data, err, name) in zip(axes.flat, panels, strict=True):
-        image = _matrix_panel(ax, data, err, name, labels, vmax)
-    fig.colorbar(image, ax=axes, shrink=0.7, label="matrix element")
-    fig.suptitle(title, fontsize=13)
-    return fig
-
-
-def _matrix_panel(
-    ax: Axes,
-    data: NDArray[np.float64],
-    err: NDArray[np.float64] | None,
-    name: str,
-    labels: list[str] | None,
-    vmax: float,
-) -> AxesImage:
-    """One heat map of a (k, k) real matrix, annotated when k <= 6."""
-    k = data.shape[0]
-    image = ax.imshow(data, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    ax.set_title(name, fontsize=12)
-    ticks = np.arange(k)
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    if labels:
-        tick_font = 10 if k <= 8 else 8
-        ax.set_xticklabels(labels, fontsize=tick_font, rotation=90 if k > 8 else 0)
-        ax.set_yticklabels(labels, fontsize=tick_font)
-    ax.set_xlabel("column (bra)", fontsize=10)
-    ax.set_ylabel("row (ket)", fontsize=10)
-    if k <= 6:  # annotate each cell with its value (and its standard error)
-        for i in range(k):
-            for j in range(k):
-                v = data[i, j] + 0.0
-                text = f"{v:.3f}" if abs(v) >= 5e-4 else "0"
-                if err is not None and err[i, j] >= 5e-4:
-                    text += f"\n±{err[i, j]:.3f}"
-                ax.text(
-                    j,
-                    i,
-                    text,
-                    ha="center",
-                    va="center",
-                    fontsize=9 if k <= 4 else 7,
-                    color="white" if abs(v) > 0.6 * vmax else "black",
-                )
-    return image
-
-
 # ---------------------------------------------------------------------- measures
 
 
@@ -155,7 +79,7 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
     ``table`` has columns ``quantity``, ``value``, ``se``, ``exact`` and optionally
     ``ci_low``, ``ci_high`` (else value +- 1.96 SE); one panel per row, since the
     quantities live on different scales. A NaN SE marks a quantity the sample does
-    not resolve (no interval).
+    not resolve: an open grey marker, no interval.
     """
     m = len(table)
     fig = new_figure(max(2.4 * m, 4.0), 3.4)
@@ -163,38 +87,59 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
     for ax, r in zip(axes, table.itertuples(), strict=False):
         low = getattr(r, "ci_low", r.value - Z_95 * r.se)
         high = getattr(r, "ci_high", r.value + Z_95 * r.se)
-        if not (math.isfinite(low) and math.isfinite(high)):
+        resolved = r.se > 0 and math.isfinite(low) and math.isfinite(high)
+        if resolved:
+            ax.errorbar(
+                [0],
+                [r.value],
+                yerr=[[r.value - low], [high - r.value]],
+                fmt="o",
+                color="C0",
+                capsize=6,
+                markersize=7,
+            )
+        else:
             low = high = r.value
-        ax.errorbar(
-            [0],
-            [r.value],
-            yerr=[[r.value - low], [high - r.value]],
-            fmt="o",
-            color="C0",
-            capsize=6,
-            markersize=7,
-            label="estimate, 95% CI",
-        )
-        ax.plot([0.25], [r.exact], "D", color="C3", markersize=7, label="exact")
+            ax.plot([0], [r.value], "o", markersize=7, **UNRESOLVED)
+        ax.plot([0.25], [r.exact], "D", color="C3", markersize=7)
         ax.axhline(r.exact, color="C3", lw=0.8, ls=":")
         ax.set_xlim(-0.6, 0.85)
         ax.set_xticks([])
         ax.set_ylabel(MEASURE_LABELS.get(r.quantity, r.quantity))
         ax.set_title(
             f"z = {format_z((r.value - r.exact) / r.se)}"
-            if r.se > 0
+            if resolved
             else "not resolved"
         )
-        lo = min(low, r.exact)
-        hi = max(high, r.exact)
+        lo, hi = min(low, r.exact), max(high, r.exact)
         pad = max(0.25 * (hi - lo), 1e-4 * max(abs(hi), 1.0))
         ax.set_ylim(lo - pad, hi + pad)
         ax.ticklabel_format(axis="y", useOffset=False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=10)
+    _measures_legend(fig, not table["se"].gt(0).all())
     if title:
         fig.suptitle(title, fontsize=13)
     return fig
+
+
+def _measures_legend(fig: Figure, unresolved: bool) -> None:
+    """The legend below the panels (with the unresolved marker if one is drawn)."""
+    handles = [
+        Line2D([], [], marker="o", color="C0", ms=7, label="estimate, 95% CI"),
+        Line2D([], [], marker="D", color="C3", ls=":", ms=7, label="exact"),
+    ]
+    if unresolved:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                ls="none",
+                ms=7,
+                label="not resolved (no CI)",
+                **UNRESOLVED,
+            )
+        )
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=10)
 
 
 # ------------------------------------------------------------------ waiting times
@@ -204,8 +149,9 @@ def waiting_time_figure(
     table: pd.DataFrame, attempt_period: float, p_suc: float, title: str = ""
 ) -> Figure:
     """Histogram of K (attempts until the first success) with the exact law and the
-    geometric law overlaid (log scale), waiting time K T on the top axis."""
-    fig = new_figure(8.0, 4.6)
+    geometric law overlaid (log scale), waiting time K T on the top axis; the legend
+    below the axes, headed by the tail P(K > attempts) and the total variation."""
+    fig = new_figure(8.0, 5.2)
     ax = fig.subplots()
     k = table["k"].to_numpy()
     _waiting_time_laws(ax, table, p_suc)
@@ -217,7 +163,7 @@ def waiting_time_figure(
         functions=(lambda x: x * attempt_period, lambda w: w / attempt_period),
     )
     top.set_xlabel(f"waiting time K T ({TIME_UNIT})")
-    _waiting_time_legend(ax, table.attrs, int(k.max()))
+    _waiting_time_legend(fig, ax, table.attrs, int(k.max()))
     ax.grid(alpha=0.3, which="major")
     if title:
         ax.set_title(title)
@@ -233,7 +179,7 @@ def _waiting_time_laws(ax: Axes, table: pd.DataFrame, p_suc: float) -> None:
         width=0.85,
         color="C0",
         alpha=0.45,
-        label=f"sampled (n = {table.attrs.get('n', 0)})",
+        label=f"sampled (n = {table.attrs.get('n', 0)}), ± 1 SE",
     )
     ax.errorbar(
         k,
@@ -258,21 +204,30 @@ def _waiting_time_laws(ax: Axes, table: pd.DataFrame, p_suc: float) -> None:
     )
     if positive.size:
         ax.set_yscale("log")
-        ax.set_ylim(positive.min() / 3, min(3.0, positive.max() * 12))
+        ax.set_ylim(positive.min() / 2, min(1.5, positive.max() * 2.5))
 
 
-def _waiting_time_legend(ax: Axes, a: dict[str, Any], attempts: int) -> None:
-    """The legend, with the tails P(K > attempts) and the total variation as text."""
+def _waiting_time_legend(
+    fig: Figure, ax: Axes, a: dict[str, Any], attempts: int
+) -> None:
+    """The legend below the axes, its title the tail P(K > attempts) and the total
+    variation between the exact and geometric laws."""
     handles, labels = ax.get_legend_handles_labels()
-    blank = Line2D([], [], linestyle="none")
-    handles += [blank, blank]
-    labels += [
+    head = (
         f"P(K > {attempts}): sampled {a['sampled_tail']:.4g} ± "
         f"{a['sampled_tail_se']:.2g}, exact {a['exact_tail']:.4g}, "
-        f"geometric {a['geometric_tail']:.4g}",
-        f"total variation (exact, geometric) = {a['tv_exact_geometric']:.3g}",
-    ]
-    ax.legend(handles, labels, loc="best", fontsize=9, framealpha=0.9)
+        f"geometric {a['geometric_tail']:.4g}; total variation (exact, geometric) "
+        f"= {a['tv_exact_geometric']:.3g}"
+    )
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=3,
+        fontsize=9,
+        title=head,
+        title_fontsize=9,
+    )
 
 
 # ------------------------------------------------------------------------- banks
@@ -283,12 +238,15 @@ def bank_success_figure(
 ) -> Figure:
     """P(at least one success in a round) against bank size n, with 1 - (1 - p)^n.
 
-    ``configured``: the run's bank size, marked by a vertical line.
+    Only the sizes the sample resolves (``table["resolved"]``, see
+    ``analysis.report.BANK_OUTCOMES_MIN``) are drawn, and the exact curve spans
+    them; ``configured``: the run's bank size, marked by a vertical line.
     """
-    fig = new_figure(6.8, 4.4)
+    fig = new_figure(6.8, 4.8)
     ax = fig.subplots()
-    n_max = max(int(table["n"].max()), 2)
-    n = np.geomspace(1, n_max, 200)
+    shown = table[table["resolved"].astype(bool)] if "resolved" in table else table
+    sizes = shown["n"].to_numpy() if len(shown) else table["n"].to_numpy()[:1]
+    n = np.geomspace(max(int(sizes.min()), 1), max(int(sizes.max()), 2), 200)
     ax.plot(
         n,
         any_success_probability(p, n),
@@ -298,15 +256,15 @@ def bank_success_figure(
         label=f"exact $1 - (1 - p)^n$, p = {p:.4g}",
     )
     ax.errorbar(
-        table["n"],
-        table["sampled"],
-        yerr=Z_95 * table["sampled_se"],
+        shown["n"],
+        shown["sampled"],
+        yerr=Z_95 * shown["sampled_se"],
         fmt="o",
         color="C0",
         capsize=4,
         label="sampled, 95% CI",
     )
-    if configured is not None:
+    if configured is not None and sizes.min() <= configured <= sizes.max():
         ax.axvline(
             configured,
             color="0.5",
@@ -314,11 +272,11 @@ def bank_success_figure(
             lw=1.2,
             label=f"run's bank, n = {configured}",
         )
-    _bank_size_axis(ax, table["n"].to_numpy())
+    _bank_size_axis(ax, sizes)
     ax.set_ylabel("P(≥ 1 success in a round)")
     ax.set_ylim(0, 1.05)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", fontsize=9)
+    fig.legend(loc="outside lower center", ncol=3, fontsize=9)
     if title:
         ax.set_title(title)
     return fig

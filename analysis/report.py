@@ -118,6 +118,13 @@ def bank_sizes(
     return sorted(sizes)
 
 
+BANK_OUTCOMES_MIN = 10
+"""A bank size is resolved when at least this many banks of the sample succeed and
+at least this many fail in the first round: beyond that (e.g. all 39 banks of 1024
+machines succeed) the sample cannot tell P from 1 (or 0) and its binomial SE, z and
+error bar say nothing; the bank figure and table show resolved sizes only."""
+
+
 def bank_success_table(
     first_success: ArrayLike, p: float, sizes: Sequence[int]
 ) -> pd.DataFrame:
@@ -125,7 +132,8 @@ def bank_success_table(
 
     Consecutive machines form banks of n (independent machines, so any grouping
     works); the sampled fraction of banks with a first-round success is compared with
-    1 - (1 - p)^n.
+    1 - (1 - p)^n. A size is ``resolved`` when both outcomes occur in at least
+    ``BANK_OUTCOMES_MIN`` banks (a limit taken from the sample, not the exact law).
 
     Parameters
     ----------
@@ -139,8 +147,9 @@ def bank_success_table(
     Returns
     -------
     DataFrame
-        ``n``, ``banks``, ``sampled``, ``sampled_se`` (binomial with the exact
-        probability), ``exact`` = 1 - (1 - p)^n, ``z``.
+        ``n``, ``banks``, ``successes`` (banks with a success), ``sampled``,
+        ``sampled_se`` (binomial with the exact probability), ``exact`` =
+        1 - (1 - p)^n, ``z``, ``resolved``.
     """
     s = np.asarray(first_success, dtype=bool)
     rows = []
@@ -152,17 +161,44 @@ def bank_success_table(
         exact = float(any_success_probability(p, n))
         value = float(hit.mean())
         se = math.sqrt(max(exact * (1 - exact), 0.0) / m)
+        hits = int(hit.sum())
         rows.append(
             {
                 "n": int(n),
                 "banks": int(m),
+                "successes": hits,
                 "sampled": value,
                 "sampled_se": se,
                 "exact": exact,
                 "z": (value - exact) / se if se > 0 else 0.0,
+                "resolved": min(hits, m - hits) >= BANK_OUTCOMES_MIN,
             }
         )
     return pd.DataFrame(rows)
+
+
+def unresolved_banks_note(table: pd.DataFrame) -> str:
+    """One sentence on the bank sizes left out as not resolved ("" if none).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"n": [1, 64, 128], "banks": [8000, 125, 62],
+    ...                   "successes": [390, 120, 62],
+    ...                   "resolved": [True, False, False]})
+    >>> print(unresolved_banks_note(t))  # doctest: +NORMALIZE_WHITESPACE
+    n = 64, 128 left out: fewer than 10 banks of one outcome (at n = 64,
+    120 of 125 banks succeed).
+    """
+    out = table[~table["resolved"].astype(bool)]
+    if out.empty:
+        return ""
+    first = out.iloc[0]
+    sizes = ", ".join(str(int(n)) for n in out["n"])
+    return (
+        f"n = {sizes} left out: fewer than {BANK_OUTCOMES_MIN} banks of one outcome "
+        f"(at n = {int(first['n'])}, {int(first['successes'])} of "
+        f"{int(first['banks'])} banks succeed)."
+    )
 
 
 def validation_table(row: Mapping[str, Any], z_max: float = Z_PASS) -> pd.DataFrame:

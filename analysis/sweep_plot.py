@@ -91,7 +91,7 @@ def sweep_figure(
     for ax in axes[len(qs) :]:
         ax.set_visible(False)
     if qs:
-        _sweep_legend(fig, axes[0], curves is not None)
+        _sweep_legend(fig, axes[: len(qs)], curves is not None)
         fig.suptitle(f"summary quantities against {param_label or param}", fontsize=13)
     return fig
 
@@ -113,18 +113,31 @@ def _positions(values: pd.Series, codes: dict[str, int] | None) -> NDArray[Any]:
 def _sweep_points(
     ax: Axes, sub: pd.DataFrame, q: str, x: NDArray[Any], color: str, suffix: str
 ) -> None:
-    """Estimates of ``q`` with 95% CIs and, if known, the exact values."""
+    """Estimates of ``q`` with 95% CIs (a cross, no interval, where the sample does
+    not resolve it: no finite SE) and, if known, the exact values."""
+    y = sub[q].to_numpy(dtype=float)
     se = sub.get(f"{q}_se")
-    yerr = None if se is None else Z_95 * se.to_numpy(dtype=float)
+    se = np.full(y.shape, np.nan) if se is None else se.to_numpy(dtype=float)
+    ok = np.isfinite(se) & (se > 0)
     ax.errorbar(
-        x,
-        sub[q].to_numpy(dtype=float),
-        yerr=yerr,
+        x[ok],
+        y[ok],
+        yerr=Z_95 * se[ok],
         fmt="o",
         color=color,
         capsize=4,
         label=f"estimate, 95% CI{suffix}",
     )
+    if not ok.all():
+        ax.plot(
+            x[~ok],
+            y[~ok],
+            "x",
+            color=color,
+            ms=8,
+            mew=1.5,
+            label=f"estimate, not resolved (no CI){suffix}",
+        )
     if f"{q}_exact" in sub:
         ax.plot(
             x,
@@ -148,9 +161,14 @@ def _sweep_axes(ax: Axes, x_all: list[Any], codes: dict[str, int] | None) -> Non
         ax.set_xticklabels(list(codes.keys()))
 
 
-def _sweep_legend(fig: Figure, ax: Axes, fine: bool) -> None:
-    """The legend of the first panel below the figure (with the fine-grid curve)."""
-    handles, labels = ax.get_legend_handles_labels()
+def _sweep_legend(fig: Figure, axes: Sequence[Axes], fine: bool) -> None:
+    """One legend below the figure: every entry of the panels once (with the
+    fine-grid curve)."""
+    entries: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    handles, labels = list(entries.values()), list(entries)
     if fine:
         handles.append(Line2D([], [], color="0.2", lw=1.2))
         labels.append("exact (fine grid)")

@@ -74,10 +74,10 @@ def test_run_writes_the_report(run_dir: Path) -> None:
         "p000_measures.png",
         "p000_waiting.png",
         "p000_banks.png",
-        "p000_relaxation.png",
         "p000_steady.png",
-    }
+    }  # started in the steady state, no burn-in: sampled at t = 0 only, no curve
     text = (run_dir / "report.md").read_text()
+    assert "No relaxation figure: the ensemble is sampled only at t = 0" in text
     summary = json.loads((run_dir / "summary.json").read_text())[0]
     assert f"p_suc (Born weights, 1 SE) = {summary['p_suc']:.6g}" in text
     assert f"exact {summary['p_suc_exact']:.6g}" in text
@@ -153,11 +153,16 @@ def test_sweep_report(tmp_path: Path) -> None:
         "protocol.attempts=8",
         "--set",
         "sweep.baths.p_A=[0.001,0.004]",
+        "--set",
+        'sampling.initial="thermal"',
+        "--set",
+        "sampling.burn_in=400.0",
     ]
     assert run_main([*args, "--out", str(out)]) == 0
     refs = check_figures(out)
     assert "figures/sweep.png" in refs
     assert "figures/p001_waiting.png" in refs
+    assert "figures/p001_relaxation.png" in refs  # sampled during the burn-in
     text = (out / "report.md").read_text()
     assert "## Sweep" in text
     assert "## Grid point 1: baths.p_A = 0.004" in text

@@ -6,12 +6,17 @@ manifest.json, summary.json and the batch records, one batch at a time
 exact references and writes ``RUN_DIR/report.md`` with figures in
 ``RUN_DIR/figures/`` (``report_sections``):
 
-* ``pNNN_density.png``   rho' estimated (with jackknife SEs) beside the exact one
-* ``pNNN_measures.png``  p_suc and the measures of rho' with 95% CIs, exact markers
-* ``pNNN_waiting.png``   law of K: sampled, exact (``attempts_pmf``), geometric
-* ``pNNN_banks.png``     P(>= 1 success in a round) against bank size n
-* ``sweep.png``          (sweeps) summary quantities against the swept parameter,
-                         with exact values on a finer grid
+* ``pNNN_density.png``    rho' estimated (value ± jackknife SE in each cell)
+                          beside the exact one; Im rho' only where it is not zero
+* ``pNNN_measures.png``   p_suc and the measures of rho' with 95% CIs, exact markers
+* ``pNNN_waiting.png``    law of K: sampled, exact (``attempts_pmf``), geometric
+* ``pNNN_banks.png``      P(>= 1 success in a round) against bank size n, for the
+                          sizes the sample resolves (``BANK_OUTCOMES_MIN``)
+* ``pNNN_relaxation.png`` p_suc and populations during the burn-in against
+                          e^{Lt} rho_0 (when the ensemble is sampled at several times)
+* ``pNNN_steady.png``     the sampled steady state beside the exact one
+* ``sweep.png``           (sweeps) summary quantities against the swept parameter,
+                          with exact values on a finer grid
 
 Exit codes of the command: 0 success, 2 missing or invalid run directory, 1 any
 other failure.

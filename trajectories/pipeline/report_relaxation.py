@@ -11,6 +11,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from analysis import figures as fg
+from analysis.density_plot import density_matrix_figure
 from analysis.estimators import moments_mean_se
 from analysis.relaxation_plot import relaxation_figure
 from trajectories.exact.relaxation import liouvillian_gap
@@ -36,8 +37,6 @@ def relaxation_section(
     model = point.build_model()
     rho_ss = steady_state(model)
     gap = liouvillian_gap(model)
-    curves = _relaxation_curves(states, model, point, rho_ss, 1 / gap)
-    fig_r = fg.save_figure(curves, fig_dir / f"{stem}_relaxation.png")
     steady = _steady_figure(states, rho_ss, row, model)
     fig_s = fg.save_figure(steady, fig_dir / f"{stem}_steady.png")
     z_max = row.get("steady_state_max_abs_z", float("nan"))
@@ -48,8 +47,7 @@ def relaxation_section(
         f"elements reachable from the populations) is {gap:.4g}, a relaxation time "
         f"of {1 / gap:.4g}; burn-in {point.burn_in:.4g} before the first attempt.",
         "",
-        f"![relaxation](figures/{fig_r.name})",
-        "",
+        *_relaxation_lines(stem, states, model, point, rho_ss, 1 / gap, fig_dir),
         "The steady state sampled by the run, element by element (time average along "
         "each trajectory over the window before the first attempt), beside the exact "
         f"one: largest |z| over {row.get('steady_state_n_elements', 0)} compared "
@@ -67,15 +65,38 @@ def relaxation_section(
     ]
 
 
-def _relaxation_curves(
+def _relaxation_lines(
+    stem: str,
     states: pd.DataFrame,
+    model: OpenSystem,
+    point: RunConfig,
+    rho_ss: NDArray,
+    tau: float,
+    fig_dir: Path,
+) -> list[str]:
+    """The relaxation figure and its line, or one line when the ensemble is sampled
+    at a single time (no burn-in: nothing relaxes before the first attempt)."""
+    ens = states[states["kind"] == "ensemble"]
+    if ens["sample"].nunique() < 2:
+        return [
+            "No relaxation figure: the ensemble is sampled only at t = 0 (no burn-in "
+            "before the first attempt); the steady state it samples is compared with "
+            "the exact one below.",
+            "",
+        ]
+    curves = _relaxation_curves(ens, model, point, rho_ss, tau)
+    path = fg.save_figure(curves, fig_dir / f"{stem}_relaxation.png")
+    return [f"![relaxation](figures/{path.name})", ""]
+
+
+def _relaxation_curves(
+    ens: pd.DataFrame,
     model: OpenSystem,
     point: RunConfig,
     rho_ss: NDArray,
     tau: float,
 ):
     """The relaxation figure: sampled p_suc and the largest populations by time."""
-    ens = states[states["kind"] == "ensemble"]
     levels = np.argsort(-np.diag(rho_ss).real)[:CURVES]
     keys = [("p_suc", -1)] + [("rho", int(k)) for k in levels]
     times, values, ses = _curve_estimates(ens, keys)
@@ -87,7 +108,8 @@ def _relaxation_curves(
         [np.einsum("ij,tji->t", P, rhos).real] + [rhos[:, k, k].real for k in levels]
     )
     labels = ["p_suc"] + [_level_label(model, int(k)) for k in levels]
-    return relaxation_figure(times, values, ses, grid, exact, labels, tau)
+    title = f"relaxation of the machines started {point.sampling.initial!r}"
+    return relaxation_figure(times, values, ses, grid, exact, labels, tau, title)
 
 
 def _curve_estimates(ens: pd.DataFrame, keys: list[tuple[str, int]]):
@@ -113,18 +135,27 @@ def _steady_figure(states: pd.DataFrame, rho_ss: NDArray, row: dict, model):
     last = rows[rows["sample"] == rows["sample"].max()]
     D = model.machine.dim
     rho = sampled_density(last, D)
-    se = np.zeros((D, D), dtype=complex)
+    kind = last["kind"].iloc[0]
+    se = np.full((D, D), complex(np.nan, np.nan))
     for e in row.get("steady_state_elements", []):
         se_e = e["se"] if e["se"] is not None else np.nan
-        if e["estimator"] == last["kind"].iloc[0] and np.isfinite(se_e):
-            unit = 1 if e["part"] == "re" else 1j
-            se[e["i"], e["j"]] += unit * se_e
-            se[e["j"], e["i"]] += unit * se_e
-    return fg.density_matrix_figure(
-        rho, rho_ss, se, model.machine.dims, title="sampled steady state"
+        if e["estimator"] == kind and np.isfinite(se_e):
+            for a, b in ((e["i"], e["j"]), (e["j"], e["i"])):
+                old = se[a, b]
+                re, im = (se_e, old.imag) if e["part"] == "re" else (old.real, se_e)
+                se[a, b] = complex(re, im)
+    how = "time average before the first attempt" if kind == "average" else "ensemble"
+    return density_matrix_figure(
+        rho,
+        rho_ss,
+        se,
+        model.machine.dims,
+        symbol="ρ_ss",
+        estimate_name="sampled",
+        title=f"steady state ρ_ss of the machine: sampled ({how}) and exact",
     )
 
 
 def _level_label(model: OpenSystem, k: int) -> str:
     d_B = model.machine.dims[1]
-    return f"|{k // d_B},{k % d_B}>"
+    return f"|{k // d_B}{k % d_B}⟩"

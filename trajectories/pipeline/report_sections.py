@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from analysis import figures as fg
 from analysis import report as rp
 from analysis import sweep_plot
+from analysis.density_plot import density_matrix_figure
 from analysis.heralding_stats import post_selected_state
 from trajectories.exact.states import Herald, herald
 from trajectories.heralding.measures import reported_measures
@@ -45,16 +46,16 @@ FINE_POINTS = 40
 
 UNITS = {
     "attempt_period": f"({rp.TIME_UNIT})",
-    "T_A": "(first gap of A)",
-    "T_B": "(first gap of A)",
-    "g": "(first gap of A)",
-    "g1": "(first gap of A)",
-    "g2": "(first gap of A)",
-    "g3": "(first gap of A)",
-    "eps": "(first gap of A)",
-    "Gamma_A": "(first gap of A)",
-    "Gamma_B": "(first gap of A)",
-    "dephasing": "(first gap of A)",
+    "T_A": "(units of the first gap of A)",
+    "T_B": "(units of the first gap of A)",
+    "g": "(units of the first gap of A)",
+    "g1": "(units of the first gap of A)",
+    "g2": "(units of the first gap of A)",
+    "g3": "(units of the first gap of A)",
+    "eps": "(units of the first gap of A)",
+    "Gamma_A": "(units of the first gap of A)",
+    "Gamma_B": "(units of the first gap of A)",
+    "dephasing": "(units of the first gap of A)",
 }
 
 
@@ -105,8 +106,7 @@ def point_section(
         "",
         *_headline(pt, row),
         *_figure_lines(pt, rel),
-        rp.markdown_table(_bank_rows(banks), ["n", "banks", "sampled", "exact", "z"]),
-        "",
+        *_bank_lines(banks),
         f"![bank size]({rel['banks']})",
         "",
         *relaxation_section(pt.stem, point, row, rec, fig_dir),
@@ -122,7 +122,7 @@ def _point_figures(
 ) -> dict[str, Path]:
     """The four figures of a grid point, saved; their paths by name."""
     figs = {
-        "density": fg.density_matrix_figure(
+        "density": density_matrix_figure(
             pt.rho,
             pt.exact.rho_post,
             pt.rho_se,
@@ -217,13 +217,16 @@ def _figure_lines(pt: _Point, rel: dict[str, str]) -> list[str]:
         "",
         "P(at least one of n machines succeeds in a round), consecutive machines "
         "grouped into banks of n, against 1 - (1 - p)^n with p = P(K = 1) = "
-        f"{pt.p1:.6g}.",
+        f"{pt.p1:.6g}; 1 SE in the table, 95% CIs in the figure. Shown are the bank "
+        f"sizes the sample resolves: at least {rp.BANK_OUTCOMES_MIN} banks that "
+        "succeed and as many that fail.",
         "",
     ]
 
 
-def _bank_rows(banks: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
+def _bank_lines(banks: pd.DataFrame) -> list[str]:
+    """The table of the resolved bank sizes and a line on those left out."""
+    rows = [
         {
             "n": r["n"],
             "banks": r["banks"],
@@ -232,7 +235,13 @@ def _bank_rows(banks: pd.DataFrame) -> list[dict[str, Any]]:
             "z": f"{r['z']:+.2f}",
         }
         for r in banks.to_dict("records")
+        if r["resolved"]
     ]
+    note = rp.unresolved_banks_note(banks)
+    lines = [rp.markdown_table(rows, ["n", "banks", "sampled", "exact", "z"]), ""]
+    if not rows:
+        lines = ["No bank size is resolved by this sample.", ""]
+    return [*lines, *([note, ""] if note else [])]
 
 
 def _safe(se: NDArray[np.float64]) -> NDArray[np.float64]:
