@@ -15,7 +15,6 @@ quantile estimators (which need the full sample).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -285,21 +284,19 @@ def quantile_ci(k: ArrayLike, q: float, confidence: float = 0.95) -> QuantileEst
     """The q-quantile of K with an order-statistic (binomial) confidence interval.
 
     Estimate: the smallest sample value x with F_n(x) >= q (inverted CDF, natural for
-    integer K). Interval [x_(l), x_(u)] (order statistics, 1-based) with
-    l = B^{-1}(alpha/2), u = B^{-1}(1 - alpha/2) + 1, B ~ Binomial(n, q): coverage
-    >= ``confidence`` for any law (conservative for discrete ones). An end that would
-    need an order statistic beyond the sample is -inf or +inf.
+    integer K). Interval: that of ``scipy.stats.quantile_test`` (two-sided),
+    [x_(l), x_(u)] (order statistics, 1-based) with l = B^{-1}(alpha/2),
+    u = B^{-1}(1 - alpha/2) + 1, B ~ Binomial(n, q): coverage >= ``confidence`` for
+    any law (conservative for discrete ones). An end that would need an order
+    statistic beyond the sample is -inf or +inf.
     """
-    a = np.sort(_attempts(k))
+    a = _attempts(k)
     q = _fraction(q, "q")
     confidence = _fraction(confidence, "confidence")
-    n = a.size
-    alpha = 1 - confidence
     estimate = float(np.quantile(a, q, method="inverted_cdf"))
-    lo = int(stats.binom.ppf(alpha / 2, n, q))
-    hi = int(stats.binom.ppf(1 - alpha / 2, n, q)) + 1
-    low = float(a[lo - 1]) if lo >= 1 else -math.inf
-    high = float(a[hi - 1]) if hi <= n else math.inf
+    ci = stats.quantile_test(a, q=estimate, p=q).confidence_interval(confidence)
+    low = float(ci.low) if np.isfinite(ci.low) else -math.inf
+    high = float(ci.high) if np.isfinite(ci.high) else math.inf
     return QuantileEstimate(q, estimate, low, high, confidence)
 
 
@@ -315,30 +312,6 @@ def pmf_quantile(pmf: ArrayLike, q: float, tail: float | None = None) -> float:
     return float(hit[0] + 1) if hit.size else math.inf
 
 
-def bootstrap_ci(
-    k: ArrayLike,
-    statistic: Callable[[NDArray[np.int64]], float],
-    rng: np.random.Generator,
-    *,
-    n_boot: int = 2000,
-    confidence: float = 0.95,
-) -> tuple[float, float, float]:
-    """(estimate, low, high): percentile bootstrap interval of ``statistic`` of K.
-
-    ``rng`` (a numpy Generator) draws the resamples, so the interval is reproducible.
-    """
-    a = _attempts(k)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng={rng!r} must be a numpy.random.Generator")
-    n_boot = check_int(n_boot, "n_boot", 10)
-    confidence = _fraction(confidence, "confidence")
-    idx = rng.integers(0, a.size, size=(n_boot, a.size))
-    boot = np.array([statistic(a[row]) for row in idx], dtype=float)
-    alpha = 1 - confidence
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    return float(statistic(a)), float(low), float(high)
-
-
 def chi_square_gof(
     k: ArrayLike,
     pmf: ArrayLike,
@@ -352,7 +325,8 @@ def chi_square_gof(
     Consecutive values of k are merged from k = 1 upwards until each bin expects at
     least ``min_expected`` counts; the tail K > k_max (and any small remainder) is
     merged into the last bin, which runs to infinity. dof = bins - 1 - ``ddof``
-    (parameters fitted from the same sample). A small p-value rejects the law.
+    (parameters fitted from the same sample); statistic and p-value from
+    ``scipy.stats.chisquare``. A small p-value rejects the law.
     """
     a = _attempts(k)
     p, tail = _law(pmf, tail)
@@ -360,7 +334,8 @@ def chi_square_gof(
         raise ValueError(f"min_expected={min_expected} must be > 0")
     ddof = check_int(ddof, "ddof", 0)
     n = a.size
-    expected_k = n * np.append(p, tail)  # k = 1..k_max, then K > k_max
+    law = np.append(p, tail)  # k = 1..k_max, then K > k_max
+    expected_k = n * law / law.sum()  # the law sums to 1 within 1e-6 (``_law``)
     edges, exp_bins, acc = [], [], 0.0
     start = 1
     for i, e in enumerate(expected_k):
@@ -386,11 +361,11 @@ def chi_square_gof(
     observed = np.bincount(
         np.searchsorted(edges_arr, a, side="right") - 1, minlength=edges_arr.size
     )
-    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    test = stats.chisquare(observed, expected, ddof=ddof)
     return GoodnessOfFit(
-        statistic,
+        float(test.statistic),
         int(dof),
-        float(stats.chi2.sf(statistic, dof)),
+        float(test.pvalue),
         edges_arr,
         observed.astype(np.int64),
         expected,
