@@ -175,13 +175,20 @@ class RunConfig:
         kwargs = {k: v for k, v in self.machine.items() if k != "kind"}
         f = self.filter
         try:
+            machine = presets.PRESETS[kind](**kwargs)
+        except ValueError as err:
+            raise ConfigError(f"[{kind} machine] {err}") from None
+        try:
             machine = presets.refilter(
-                presets.PRESETS[kind](**kwargs),
+                machine,
                 f.get("levels_A"),
                 f.get("levels_B"),
                 f["target"],
                 f.get("target_phases"),
             )
+        except ValueError as err:
+            raise ConfigError(f"[filter of the {kind} machine] {err}") from None
+        try:
             b = self.baths
             if b["model"] == "reset":
                 return ResetModel(machine, b["p_A"], b["p_B"], b["T_A"], b["T_B"])

@@ -120,11 +120,11 @@ def _list_of(
 
 def _target(key: str, value: Any) -> str | list:
     """ "machine", "max-entangled" or a list of Schmidt coefficients >= 0."""
-    if isinstance(value, str):
-        return _choice("machine", "max-entangled")[0](key, value)
-    if not isinstance(value, list):
+    if isinstance(value, list):
+        return RATES[0](key, value)
+    if value not in ("machine", "max-entangled"):
         raise ConfigError(f"{key}={value!r} must be {TARGET[1]}")
-    return RATES[0](key, value)
+    return value
 
 
 def key(

@@ -291,14 +291,22 @@ def _components(
     return entries
 
 
-def target_phases(machine: Machine) -> list[float] | None:
-    """The phases of the machine's target on |k, m-1-k> (``schmidt_state``), relative
-    to the first component with weight; None without a target."""
+def _components_of(machine: Machine) -> list[complex] | None:
+    """The amplitudes of the machine's target on |k, m-1-k> (``schmidt_state``, where
+    the targets of ``PRESETS`` live), or None without a target."""
     if machine.target is None:
         return None
     k_A, k_B = machine.filter.kept_dims
     m = min(k_A, k_B)
-    amps = [machine.target[k * k_B + m - 1 - k] for k in range(m)]
+    return [complex(machine.target[k * k_B + m - 1 - k]) for k in range(m)]
+
+
+def target_phases(machine: Machine) -> list[float] | None:
+    """The phases of the machine's target on |k, m-1-k> (``schmidt_state``), relative
+    to the first component with weight; None without a target."""
+    amps = _components_of(machine)
+    if amps is None:
+        return None
     ref = next((a for a in amps if abs(a) > STATE_TOL), 1.0)
     return [float(np.angle(a / ref)) if abs(a) > STATE_TOL else 0.0 for a in amps]
 
@@ -311,15 +319,16 @@ def refilter(
     phases: Sequence[float] | None = None,
 ) -> Machine:
     """The machine with the filter keeping ``levels_A``, ``levels_B`` (None: the
-    machine's own levels on that side) and a target state for it.
+    machine's own levels on that side) and a target state for it, of the form
+    sum_k c_k e^{i phi_k} |k, m-1-k> on the relabelled kept levels
+    (``schmidt_state``, the form of the targets of Eqs. 7, 11, D5, E3).
 
-    ``target``: "machine" keeps the machine's target when the kept levels are its
-    own; for other levels it means "max-entangled". "max-entangled" is the maximally
-    entangled state sum_k e^{i phi_k} |k, m-1-k> / sqrt(m) of the relabelled kept
-    levels (``schmidt_state``); a list gives its Schmidt coefficients. The phases
-    phi_k are ``phases`` if given, else those of the machine's target when it has
-    the same kept dimensions (e.g. the i of the one-step machine, Eq. E3), else 0.
-    Without any override the machine itself is returned.
+    ``target`` gives the c_k: "machine" keeps the machine's target on its own
+    levels (its |c_k|, with ``phases`` if given), and on other levels means
+    "max-entangled", c_k = 1 (the maximally entangled state); a list gives them.
+    The phases phi_k are ``phases`` if given, else those of the machine's target
+    when the kept dimensions are the machine's (e.g. the i of the one-step machine,
+    Eq. E3), else 0. Without any override the machine itself is returned.
     """
     own = machine.filter.levels()
     if own is None:
@@ -333,17 +342,14 @@ def refilter(
         return machine
     filt = Filter.from_levels(*machine.dims, *levels)
     kept = filt.kept_dims
-    if same and target == "machine":
-        raise ValueError(
-            f"target_phases={list(phases)!r} needs filter.target = 'max-entangled' "
-            "or a list of coefficients (the machine's target has its own phases)"
-        )
     if phases is None and kept == machine.filter.kept_dims:
         phases = target_phases(machine)
-    m = min(kept)
-    coefficients = [1.0] * m if isinstance(target, str) else target
+    amps = _components_of(machine)
+    if isinstance(target, str):
+        keep_own = same and target == "machine" and amps is not None
+        target = [abs(a) for a in amps] if keep_own else [1.0] * min(kept)
     return dataclasses.replace(
-        machine, filter=filt, target=schmidt_state(coefficients, kept, phases)
+        machine, filter=filt, target=schmidt_state(target, kept, phases)
     )
 
 
