@@ -106,8 +106,9 @@ class SamplingSettings:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A validated configuration: the machine, bath and filter keys (as given to
-    their builders), typed protocol and sampling settings, and the sweep grid.
+    """A validated configuration, defaults filled in: the machine, bath and filter
+    keys (as given to their builders), typed protocol and sampling settings, and the
+    sweep grid.
 
     Validated once (``validate``); the grid points are validated with it and the
     batches receive them as they are."""
@@ -312,8 +313,8 @@ def _check_sweep(data: Any, kind: str, model: str) -> dict[str, list[Any]]:
             raise ConfigError(f"sweep key {key!r} must name a setting as 'section.key'")
         if section == "sampling" or key in SWEEP_FIXED:
             raise ConfigError(
-                f"sweep key {key!r} cannot be swept (nor [sampling]); run one config "
-                "per value"
+                f"sweep key {key!r} cannot be swept ({', '.join(SWEEP_FIXED)} and "
+                "[sampling] are fixed in a run); run one config per value"
             )
         applies = {
             "machine": (f"kind={kind!r}", MACHINE_KEYS[kind]),

@@ -4,6 +4,8 @@ A1), the qudit machine (Eqs. 9-10), the Schmidt machine (Eq. D4), the one-step m
 
 Each carries its default filter (Eqs. 5, C10, E2, App. G) and target state (Eqs. 7,
 11, D5) in the relabelled basis of ``filters.py``; the type is ``machine.Machine``.
+``refilter`` puts another filter and target on a machine (``schmidt_state``: the
+targets' form sum_k c_k e^{i phi_k} |k, m-1-k>).
 """
 
 from __future__ import annotations
