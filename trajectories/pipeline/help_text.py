@@ -118,6 +118,8 @@ def show_config(config: RunConfig) -> str:
         "# Commented keys are derived from the others (set them to override).",
         "",
     ]
+    if config.sweep:
+        lines.insert(2, "# The derived values are those before the sweep is applied.")
     for section in (*SCHEMA, "sweep"):
         values = data[section]
         if section == "sweep" and not values:
