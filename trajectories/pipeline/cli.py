@@ -23,19 +23,21 @@ from trajectories.pipeline.config import (
     load_config,
 )
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
+from trajectories.pipeline.help_text import help_epilog, list_presets, show_config
 from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
 
-EPILOG = """examples:
+EXAMPLES = """examples:
   python -m trajectories.run                         the embedded default (qutrit)
   python -m trajectories.run lindblad-fig5b --jobs 2 a preset
   python -m trajectories.run my.toml --set machine.g=0.02 --set sampling.n_traj=8000
   python -m trajectories.run --out runs/x --resume   finish an interrupted run
   python -m trajectories.run cfg.toml --backend dask --scheduler tcp://host:8786
   python -m trajectories.run relaxation             start thermal, relax, herald
+  python -m trajectories.run eq6 --set baths.T_B=0.1 --show-config   print, not run
 
 start and burn-in ([sampling]):
   initial = "steady" | "thermal" | "ground"   where the machines start (default
@@ -48,6 +50,13 @@ start and burn-in ([sampling]):
       first attempt: its own estimate of the steady state, in summary.json
       (steady_*, steady_state_max_abs_z, steady_state_n_elements) and
       steady_state.csv.
+
+target ([filter]):
+  target = "machine"   the machine's target (Eqs. 7, 11, D5, E3) on its own filter's
+      levels; with other levels_A, levels_B it means "max-entangled"
+  target = "max-entangled" | [c_0, ..., c_{m-1}]   sum_k c_k e^{i phi_k} |k, m-1-k>
+      (normalised) on the kept levels relabelled 0, 1, ..., m = min(k_A, k_B);
+      phi_k = target_phases, by default those of the machine's target
 """
 
 
@@ -62,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command-line options."""
     p = OneLineParser(
         prog="python -m trajectories.run",
-        epilog=EPILOG,
+        epilog=EXAMPLES + "\n" + help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Simulate heralded entanglement from a thermal machine: batches "
         "of trajectories, a run directory with tidy records and a summary checked "
@@ -99,6 +108,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--resume", action="store_true", help="complete the interrupted run in --out"
+    )
+    p.add_argument(
+        "--list-presets", action="store_true", help="print the presets and exit"
+    )
+    p.add_argument(
+        "--show-config",
+        action="store_true",
+        help="print the resolved config (TOML, defaults included) and exit",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.add_argument(
@@ -139,7 +156,15 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run (or resume) the configured simulation; return the exit code."""
+    if args.list_presets:
+        print(list_presets())
+        return 0
     config, name = _config(args)
+    if args.show_config:
+        for point in config.points():
+            point.build_model()
+        print(show_config(config), end="")
+        return 0
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
     check_can_succeed(config)

@@ -1,16 +1,23 @@
 """Run configurations: TOML (or a named preset) -> a validated, frozen ``RunConfig``.
 
-Sections and keys (``README.md`` documents them with examples):
+A config names only the keys it changes; every other key takes its default from
+``schema.SCHEMA`` (the machine keys from the builders' signatures,
+``schema.machine_defaults``). Sections and keys (``README.md`` documents them,
+``python -m trajectories.run --help`` lists them with defaults and ranges):
 
     [machine]   kind, d, g, theta, eps, gaps, couplings, g3, lambdas, g1, g2, keep
     [baths]     model ("reset" | "lindblad"), T_A, T_B, p_A, p_B, Gamma_A, Gamma_B,
                 dephasing
-    [filter]    levels_A, levels_B (the kept levels; default: the machine's filter)
+    [filter]    levels_A, levels_B (the kept levels; default: the machine's filter),
+                target, target_phases (the target state of the fidelity)
     [protocol]  attempt_period, attempts, machines, restart ("thermal" | "steady")
     [sampling]  n_traj, batch_size, seed, initial ("steady" | "thermal" | "ground"),
                 burn_in (default: 0 for steady, else 10 relaxation times)
     [sweep]     "section.key" = [values, ...]: a grid, one summary row per point
 
+The resolved config (``RunConfig.to_dict``, recorded in the manifest) lists every
+key with a value, defaults included; derived keys (couplings and gaps from g and eps,
+the filter's levels and target phases from the machine, the burn-in) are absent.
 Every error is a ``ConfigError`` naming the key, its value and the allowed range
 (``schema``); ``preflight.check_can_succeed`` also refuses, before any work, a config
 whose filter can never succeed or whose steady state is not unique.
@@ -32,11 +39,13 @@ from trajectories.exact.relaxation import default_burn_in
 from trajectories.pipeline.schema import (
     MACHINE_KEYS,
     MODEL_KEYS,
+    REQUIRED,
     SCHEMA,
     ConfigError,
+    has_value,
+    machine_defaults,
 )
 from trajectories.system import machines as presets
-from trajectories.system.filters import Filter
 from trajectories.system.models import LindbladModel, OpenSystem, ResetModel
 
 PRESETS = resources.files("trajectories.pipeline") / "presets"
@@ -50,6 +59,14 @@ def preset_names() -> list[str]:
         for p in PRESETS.iterdir()
         if p.name.endswith(".toml")
     )
+
+
+def preset_description(name: str) -> str:
+    """The first comment line of a preset (its one-line description)."""
+    for line in preset_text(name).splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+    return ""
 
 
 def preset_text(name: str) -> str:
@@ -69,8 +86,8 @@ class ProtocolSettings:
 
     attempt_period: float
     attempts: int
-    machines: int = 1
-    restart: str = "thermal"
+    machines: int
+    restart: str
 
 
 @dataclass(frozen=True)
@@ -83,14 +100,15 @@ class SamplingSettings:
     n_traj: int
     batch_size: int
     seed: int
-    initial: str = "steady"
+    initial: str
     burn_in: float | None = None
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """A validated configuration: the machine, bath and filter keys (as given to
-    their builders), typed protocol and sampling settings, and the sweep grid.
+    """A validated configuration, defaults filled in: the machine, bath and filter
+    keys (as given to their builders), typed protocol and sampling settings, and the
+    sweep grid.
 
     Validated once (``validate``); the grid points are validated with it and the
     batches receive them as they are."""
@@ -151,38 +169,32 @@ class RunConfig:
         return tuple(out)
 
     def build_model(self) -> OpenSystem:
-        """The machine, its filter and the bath model described by this config."""
+        """The machine, its filter and target (``machines.refilter``: a ``[filter]``
+        override keeps the machine's target on its own levels, else the target of
+        ``filter.target``) and the bath model described by this config."""
         kind = self.machine["kind"]
         kwargs = {k: v for k, v in self.machine.items() if k != "kind"}
+        f = self.filter
         try:
             machine = presets.PRESETS[kind](**kwargs)
-            if self.filter:
-                d_A, d_B = machine.dims
-                filt = Filter.from_levels(
-                    d_A,
-                    d_B,
-                    self.filter.get("levels_A", range(d_A)),
-                    self.filter.get("levels_B", range(d_B)),
-                )
-                machine = presets.Machine(
-                    machine.energies_A,
-                    machine.energies_B,
-                    machine.transitions,
-                    filter=filt,
-                    target=None,
-                    name=machine.name,
-                    params=machine.params,
-                )
+        except ValueError as err:
+            raise ConfigError(f"[{kind} machine] {err}") from None
+        try:
+            machine = presets.refilter(
+                machine,
+                f.get("levels_A"),
+                f.get("levels_B"),
+                f["target"],
+                f.get("target_phases"),
+            )
+        except ValueError as err:
+            raise ConfigError(f"[filter of the {kind} machine] {err}") from None
+        try:
             b = self.baths
             if b["model"] == "reset":
                 return ResetModel(machine, b["p_A"], b["p_B"], b["T_A"], b["T_B"])
             return LindbladModel(
-                machine,
-                b["T_A"],
-                b["T_B"],
-                b["Gamma_A"],
-                b["Gamma_B"],
-                b.get("dephasing", 0.0),
+                machine, b["T_A"], b["T_B"], b["Gamma_A"], b["Gamma_B"], b["dephasing"]
             )
         except ConfigError:
             raise
@@ -206,66 +218,92 @@ def _check_section(name: str, data: Any) -> dict[str, Any]:
     return out
 
 
+def _defaults(section: str) -> dict[str, Any]:
+    """The keys of a section that have a default value, with it."""
+    return {
+        k: v.default
+        for k, v in SCHEMA[section].items()
+        if v.default != REQUIRED and not v.derived
+    }
+
+
+def _resolve_machine(given: dict[str, Any]) -> dict[str, Any]:
+    """kind, then every key of its builder: as given, else its default value;
+    derived keys (a builder default of None) stay absent unless given."""
+    kind = given.get("kind", SCHEMA["machine"]["kind"].default)
+    extra = set(given) - {"kind"} - MACHINE_KEYS[kind]
+    if extra:
+        key = sorted(extra)[0]
+        raise ConfigError(
+            f"machine.{key}={given[key]!r} does not apply to kind={kind!r}; "
+            f"allowed: {', '.join(sorted(MACHINE_KEYS[kind]))}"
+        )
+    out = {"kind": kind}
+    for name, default in machine_defaults(kind).items():
+        if name in given:
+            out[name] = given[name]
+        elif default == REQUIRED:
+            raise ConfigError(
+                f"machine.{name} is required for kind={kind!r} "
+                f"({SCHEMA['machine'][name].allowed})"
+            )
+        elif has_value(kind, name):
+            out[name] = default
+    return out
+
+
+def _resolve_baths(given: dict[str, Any]) -> dict[str, Any]:
+    """model, T_A, T_B and the keys of the model: as given, else their defaults."""
+    model = given.get("model", SCHEMA["baths"]["model"].default)
+    wrong = set(given) - {"model", "T_A", "T_B"} - MODEL_KEYS[model]
+    if wrong:
+        key = sorted(wrong)[0]
+        raise ConfigError(
+            f"baths.{key}={given[key]!r} does not apply to model={model!r}; "
+            f"allowed: T_A, T_B, {', '.join(sorted(MODEL_KEYS[model]))}"
+        )
+    keys = {"model", "T_A", "T_B"} | MODEL_KEYS[model]
+    defaults = _defaults("baths") | {"model": model}
+    return {k: given.get(k, v) for k, v in defaults.items() if k in keys}
+
+
 def validate(data: Mapping[str, Any]) -> RunConfig:
-    """Check every section and key of a parsed TOML document."""
+    """Check every section and key of a parsed TOML document and fill in the
+    defaults of the keys it does not name."""
     unknown = set(data) - set(SCHEMA) - {"sweep"}
     if unknown:
         key = sorted(unknown)[0]
         raise ConfigError(
             f"unknown section [{key}]; allowed: {', '.join(SCHEMA)}, sweep"
         )
-    sections = {name: _check_section(name, data.get(name, {})) for name in SCHEMA}
-    machine, baths = sections["machine"], sections["baths"]
-    for section, required in (("machine", "kind"), ("baths", "model")):
-        if required not in sections[section]:
-            raise ConfigError(f"{section}.{required} is required")
-    extra = set(machine) - {"kind"} - MACHINE_KEYS[machine["kind"]]
-    if extra:
-        key = sorted(extra)[0]
-        raise ConfigError(
-            f"machine.{key}={machine[key]!r} does not apply to "
-            f"kind={machine['kind']!r}; "
-            f"allowed: {', '.join(sorted(MACHINE_KEYS[machine['kind']]))}"
-        )
-    model = baths["model"]
-    wrong = set(baths) - {"model", "T_A", "T_B"} - MODEL_KEYS[model]
-    if wrong:
-        key = sorted(wrong)[0]
-        raise ConfigError(
-            f"baths.{key}={baths[key]!r} does not apply to model={model!r}"
-        )
-    needed = {"T_A", "T_B"} | MODEL_KEYS[model] - {"dephasing"}
-    missing = sorted(needed - set(baths))
-    if missing:
-        raise ConfigError(f"baths.{missing[0]} is required for model={model!r}")
-    for key, default in (("restart", "thermal"), ("machines", 1)):
-        sections["protocol"].setdefault(key, default)
-    for key in ("attempt_period", "attempts"):
-        if key not in sections["protocol"]:
-            raise ConfigError(f"protocol.{key} is required")
-    sampling = sections["sampling"]
-    for key in ("n_traj", "batch_size", "seed"):
-        if key not in sampling:
-            raise ConfigError(f"sampling.{key} is required")
-    machines = sections["protocol"]["machines"]
+    given = {name: _check_section(name, data.get(name, {})) for name in SCHEMA}
+    machine = _resolve_machine(given["machine"])
+    baths = _resolve_baths(given["baths"])
+    protocol = _defaults("protocol") | given["protocol"]
+    sampling = _defaults("sampling") | given["sampling"]
+    machines = protocol["machines"]
     for key in ("n_traj", "batch_size"):
         if sampling[key] % machines:
             raise ConfigError(
                 f"sampling.{key}={sampling[key]} must be a multiple of "
                 f"protocol.machines={machines} (banks are never split)"
             )
-    sweep = _check_sweep(data.get("sweep", {}))
     return RunConfig(
-        machine=sections["machine"],
-        baths=sections["baths"],
-        filter=sections["filter"],
-        protocol=ProtocolSettings(**sections["protocol"]),
+        machine=machine,
+        baths=baths,
+        filter=_defaults("filter") | given["filter"],
+        protocol=ProtocolSettings(**protocol),
         sampling=SamplingSettings(**sampling),
-        sweep=sweep,
+        sweep=_check_sweep(data.get("sweep", {}), machine["kind"], baths["model"]),
     )
 
 
-def _check_sweep(data: Any) -> dict[str, list[Any]]:
+SWEEP_FIXED = ("machine.kind", "baths.model")
+"""Keys that cannot be swept (with [sampling]): each names the keys that apply."""
+
+
+def _check_sweep(data: Any, kind: str, model: str) -> dict[str, list[Any]]:
+    """The sweep axes: keys of the machine ``kind`` and the bath ``model``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"[sweep] must be a table, got {data!r}")
     out = {}
@@ -273,8 +311,20 @@ def _check_sweep(data: Any) -> dict[str, list[Any]]:
         section, _, name = key.partition(".")
         if section not in SCHEMA or name not in SCHEMA[section]:
             raise ConfigError(f"sweep key {key!r} must name a setting as 'section.key'")
-        if section == "sampling":
-            raise ConfigError(f"sweep key {key!r}: sampling settings cannot be swept")
+        if section == "sampling" or key in SWEEP_FIXED:
+            raise ConfigError(
+                f"sweep key {key!r} cannot be swept ({', '.join(SWEEP_FIXED)} and "
+                "[sampling] are fixed in a run); run one config per value"
+            )
+        applies = {
+            "machine": (f"kind={kind!r}", MACHINE_KEYS[kind]),
+            "baths": (f"model={model!r}", {"T_A", "T_B"} | MODEL_KEYS[model]),
+        }.get(section)
+        if applies is not None and name not in applies[1]:
+            raise ConfigError(
+                f"sweep key {key!r} does not apply to {applies[0]}; "
+                f"allowed: {', '.join(sorted(applies[1]))}"
+            )
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep.{key}={values!r} must be a non-empty list")
         out[key] = [

@@ -9,6 +9,14 @@ from collections.abc import Callable
 
 from trajectories.pipeline.schema import ConfigError
 
+EXIT_CODES = {
+    0: "success",
+    2: "a bad config, arguments or run directory: one line naming the key, its value "
+    "and the allowed range",
+    1: "any other failure (finished batches are kept; the message says how to resume)",
+}
+"""The exit codes of the command lines and what they mean."""
+
 
 def exit_code(action: Callable[[], int]) -> int:
     """Run ``action``; a ConfigError prints one line and gives 2, any other error

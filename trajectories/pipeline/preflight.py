@@ -88,7 +88,9 @@ def _responsible_keys(point: RunConfig) -> str:
     named = [f"{s}.{k}={data[s][k]!r}" for s, k, _ in fixes or zeros]
     if not named:
         named = [f"machine.kind={data['machine']['kind']!r}"]
-        named += [f"filter.{k}={v!r}" for k, v in data["filter"].items()]
+        named += [
+            f"filter.{k}={v!r}" for k, v in data["filter"].items() if k != "target"
+        ]
     return ", ".join(named)
 
 

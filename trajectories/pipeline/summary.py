@@ -161,8 +161,57 @@ def format_summary(rows: list[dict[str, Any]], out: Path) -> str:
                 f"  sampled steady state max|z| = {row['steady_state_max_abs_z']:.2f} "
                 f"over {row['steady_state_n_elements']} elements"
             )
+    if any(k.startswith("sweep.") for k in rows[0]):
+        lines += ["", "the sweep, one row per point:", *format_table(rows)]
     lines.append(f"run directory: {out}")
     return "\n".join(lines)
+
+
+TABLE_KEYS = {
+    "negativity": "negativity",
+    "fidelity": "fidelity",
+    "mean_attempts": "mean K",
+}
+"""The quantities of the sweep table after p_suc, with their column labels."""
+
+
+def format_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The summary rows as one table: the swept keys, p_suc ± SE, its exact value
+    and z, then each of ``TABLE_KEYS`` as "value ± SE (z)"; "not resolved" where
+    the sample does not resolve a quantity."""
+    keys = [k for k in rows[0] if k.startswith("sweep.")]
+    quantities = [q for q in TABLE_KEYS if any(q in r for r in rows)]
+    head = [k.removeprefix("sweep.") for k in keys] + ["p_suc ± SE", "exact", "z"]
+    head += [f"{TABLE_KEYS[q]} ± SE (z)" for q in quantities]
+    body = []
+    for r in rows:
+        cells = [str(r[k]) for k in keys]
+        cells += [_with_se(r, "p_suc"), f"{r['p_suc_exact']:.6g}", _z(r, "p_suc")]
+        for q in quantities:
+            z = _z(r, q) if q in r else ""
+            cells.append(_with_se(r, q) + (f" ({z})" if z else ""))
+        body.append(cells)
+    widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head))]
+    return [
+        "  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        for line in [head, *body]
+    ]
+
+
+def _with_se(row: dict[str, Any], key: str) -> str:
+    """ "value ± SE", "value not resolved" or "–" (no value)."""
+    value = row.get(key)
+    if value is None or not math.isfinite(value):
+        return "–"
+    if not row.get(f"{key}_resolved", True):
+        return f"{value:.4g} not resolved"
+    return f"{value:.4g} ± {row[key + '_se']:.2g}"
+
+
+def _z(row: dict[str, Any], key: str) -> str:
+    if not row.get(f"{key}_resolved", True):
+        return ""
+    return f"{row[key + '_z']:+.2f}"
 
 
 def format_estimate(row: dict[str, Any], key: str) -> str:

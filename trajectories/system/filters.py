@@ -123,6 +123,16 @@ class Filter:
         """Pi_A (x) Pi_B as a (D, D) matrix."""
         return np.kron(self.pi_A, self.pi_B)
 
+    def levels(self) -> tuple[list[int], list[int]] | None:
+        """The kept levels of A and of B, or None if a projector is not diagonal."""
+        out = []
+        for P in (self.pi_A, self.pi_B):
+            diag = np.diag(P).real
+            if not np.allclose(P, np.diag(diag), rtol=0, atol=FILTER_TOL):
+                return None
+            out.append([int(k) for k in np.flatnonzero(diag > 0.5)])
+        return out[0], out[1]
+
     def isometry(self) -> NDArray[np.complex128]:
         """V (D, k_A k_B) with V^dag V = 1 mapping the relabelled subspace into the
         joint space; rho' (relabelled) = V^dag rho V / p_suc."""

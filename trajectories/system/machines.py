@@ -4,6 +4,8 @@ A1), the qudit machine (Eqs. 9-10), the Schmidt machine (Eq. D4), the one-step m
 
 Each carries its default filter (Eqs. 5, C10, E2, App. G) and target state (Eqs. 7,
 11, D5) in the relabelled basis of ``filters.py``; the type is ``machine.Machine``.
+``refilter`` puts another filter and target on a machine (``schmidt_state``: the
+targets' form sum_k c_k e^{i phi_k} |k, m-1-k>).
 """
 
 from __future__ import annotations
@@ -173,8 +175,9 @@ def one_step(
     g1: float = 5e-3,
     *,
     couplings: Sequence[float] | None = None,
+    gaps: Sequence[float] | None = None,
 ) -> Machine:
-    """The one-step machine of Eq. E1: two d-level systems with unit gaps.
+    """The one-step machine of Eq. E1: two d-level systems, unit gaps by default.
 
     The chain |k, d-1-k> <-> |k+1, d-2-k>, k = 0..d-2 (E1 with the B index read as
     d-1-k, which keeps it inside 0..d-1); couplings default to (g1, g, ..., g) where g1
@@ -182,26 +185,29 @@ def one_step(
     Filter Pi_A = |0><0| + |1><1|, Pi_B = |d-2><d-2| + |d-1><d-1| (Eq. E2). The
     target (|0,1> + i|1,0>)/sqrt(2) carries the phase of the coherence -i eta_d of
     Eq. E3 (<0,1|rho'|1,0> = -i eta_d), so that its fidelity tends to 1/2 + eta_d.
+    ``gaps`` = (e_1, ..., e_{d-1}) are the gaps of A and, reversed, of B (Eq. 9 with
+    d - 1 gaps), which keeps every transition resonant; default (1, ..., 1).
     """
     d = check_int(d, "d", 3)
     if couplings is None:
         couplings = [check_coupling_strength(g1, "g1")]
         couplings += [check_coupling_strength(g, "g")] * (d - 2)
     couplings = _entries(couplings, "couplings", d, d - 1, check_coupling_strength)
-    E = tuple(float(k) for k in range(d))
+    gaps = _entries([1.0] * (d - 1) if gaps is None else gaps, "gaps", d, d - 1)
+    EA, EB = qudit_energies(gaps)
     trans = [
         Transition((k + 1, d - 2 - k), (k, d - 1 - k), couplings[k])
         for k in range(d - 1)
     ]
     target = np.array([0, 1, 1j, 0]) / math.sqrt(2)
     return Machine(
-        E,
-        E,
+        EA,
+        EB,
         trans,
         filter=Filter.from_levels(d, d, [0, 1], [d - 2, d - 1]),
         target=target,
         name="one-step",
-        params={"d": d, "couplings": couplings},
+        params={"d": d, "couplings": couplings, "gaps": gaps},
     )
 
 
@@ -243,6 +249,109 @@ def qubit_qutrit(g1: float = 0.01, g2: float = 0.01, keep: str = "upper") -> Mac
         target=np.array([0, 1, phase, 0]) / math.sqrt(2),
         name="qubit-qutrit",
         params={"g1": g1, "g2": g2, "keep": keep},
+    )
+
+
+def schmidt_state(
+    coefficients: Sequence[float],
+    kept_dims: tuple[int, int],
+    phases: Sequence[float] | None = None,
+) -> NDArray[np.complex128]:
+    """sum_k c_k e^{i phi_k} |k, m-1-k> / ||c|| in the relabelled filtered subspace of
+    ``kept_dims`` (k_A, k_B), m = min(k_A, k_B): the pairing of the targets of Eqs. 7,
+    11 and D5. ``coefficients`` (m numbers >= 0, normalised here) and ``phases`` (m
+    angles, default 0).
+
+    >>> schmidt_state([1, 1], (2, 2), [0, math.pi / 2]).round(3).tolist()
+    [0j, (0.707+0j), 0.707j, 0j]
+    """
+    k_A, k_B = kept_dims
+    m = min(k_A, k_B)
+    c = np.array(_components(coefficients, "target", m, check_coupling_strength))
+    if not np.linalg.norm(c) > 0:
+        raise ValueError(f"target={c.tolist()} must have a coefficient > 0")
+    phi = np.zeros(m)
+    if phases is not None:
+        phi = np.array(_components(phases, "target_phases", m, check_finite_real))
+    psi = np.zeros(k_A * k_B, dtype=complex)
+    for k in range(m):
+        psi[k * k_B + m - 1 - k] = c[k] * np.exp(1j * phi[k])
+    return psi / np.linalg.norm(c)
+
+
+def _components(
+    values: object, name: str, m: int, check: Callable[[object, str], float]
+) -> list[float]:
+    """The m Schmidt components of a target, each through ``check``."""
+    items = check_sequence(values, name)
+    entries = [check(v, f"{name}[{k}]") for k, v in enumerate(items)]
+    if len(entries) != m:
+        raise ValueError(
+            f"{name}={list(values)!r} has {len(entries)} entries; the kept levels "
+            f"need min(k_A, k_B) = {m}"
+        )
+    return entries
+
+
+def _components_of(machine: Machine) -> list[complex] | None:
+    """The amplitudes of the machine's target on |k, m-1-k> (``schmidt_state``, where
+    the targets of ``PRESETS`` live), or None without a target."""
+    if machine.target is None:
+        return None
+    k_A, k_B = machine.filter.kept_dims
+    m = min(k_A, k_B)
+    return [complex(machine.target[k * k_B + m - 1 - k]) for k in range(m)]
+
+
+def target_phases(machine: Machine) -> list[float] | None:
+    """The phases of the machine's target on |k, m-1-k> (``schmidt_state``), relative
+    to the first component with weight; None without a target."""
+    amps = _components_of(machine)
+    if amps is None:
+        return None
+    ref = next((a for a in amps if abs(a) > STATE_TOL), 1.0)
+    return [float(np.angle(a / ref)) if abs(a) > STATE_TOL else 0.0 for a in amps]
+
+
+def refilter(
+    machine: Machine,
+    levels_A: Sequence[int] | None = None,
+    levels_B: Sequence[int] | None = None,
+    target: str | Sequence[float] = "machine",
+    phases: Sequence[float] | None = None,
+) -> Machine:
+    """The machine with the filter keeping ``levels_A``, ``levels_B`` (None: the
+    machine's own levels on that side) and a target state for it, of the form
+    sum_k c_k e^{i phi_k} |k, m-1-k> on the relabelled kept levels
+    (``schmidt_state``, the form of the targets of Eqs. 7, 11, D5, E3).
+
+    ``target`` gives the c_k: "machine" keeps the machine's target on its own
+    levels (its |c_k|, with ``phases`` if given), and on other levels means
+    "max-entangled", c_k = 1 (the maximally entangled state); a list gives them.
+    The phases phi_k are ``phases`` if given, else those of the machine's target
+    when the kept dimensions are the machine's (e.g. the i of the one-step machine,
+    Eq. E3), else 0. Without any override the machine itself is returned.
+    """
+    own = machine.filter.levels()
+    if own is None:
+        raise ValueError("the machine's filter is not diagonal; it keeps no levels")
+    levels = (
+        own[0] if levels_A is None else list(levels_A),
+        own[1] if levels_B is None else list(levels_B),
+    )
+    same = [sorted(x) for x in levels] == [sorted(x) for x in own]
+    if same and target == "machine" and phases is None:
+        return machine
+    filt = Filter.from_levels(*machine.dims, *levels)
+    kept = filt.kept_dims
+    if phases is None and kept == machine.filter.kept_dims:
+        phases = target_phases(machine)
+    amps = _components_of(machine)
+    if isinstance(target, str):
+        keep_own = same and target == "machine" and amps is not None
+        target = [abs(a) for a in amps] if keep_own else [1.0] * min(kept)
+    return dataclasses.replace(
+        machine, filter=filt, target=schmidt_state(target, kept, phases)
     )
 
 
