@@ -8,19 +8,34 @@ their lowest level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trajectories.system.baths import thermal_state
 from trajectories.system.checks import STATE_TOL, check_unit_vector
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import from_qobj
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 
 def check_state(
-    state: ArrayLike, dim: int, name: str = "state", *, vector_ok: bool = True
+    state: ArrayLike | Qobj,
+    dim: int,
+    name: str = "state",
+    *,
+    vector_ok: bool = True,
+    dims: Sequence[int] | None = None,
 ) -> NDArray[np.complex128]:
     """A finite unit vector (dim,) or density matrix (dim, dim), validated within
-    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range."""
+    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range. A
+    ``qutip.Qobj`` must have the dims of systems ``dims`` (default ``(dim,)``)."""
+    kind = "state" if vector_ok else "oper"
+    state = from_qobj(state, (dim,) if dims is None else dims, name, kind)
     try:
         x = np.asarray(state, dtype=complex)
     except (TypeError, ValueError):
