@@ -306,7 +306,7 @@ def _level_filter(P: object, d: int, name: str) -> NDArray[np.complex128]:
     """A local filter given as a diagonal 0/1 projector (the identity for None)."""
     if P is None:
         return np.eye(d, dtype=complex)
-    M = local_operator(P, name)
+    M = local_operator(P, name, d)
     if M.shape != (d, d):
         raise ValueError(f"{name} has shape {M.shape}; the system has {d} levels")
     diag = np.diag(M)

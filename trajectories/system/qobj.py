@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from analysis.qobj import expected_dims, is_qobj, qobj_array
+from analysis.qobj import is_qobj, qobj_array
 
 if TYPE_CHECKING:
     from qutip import Qobj
@@ -58,17 +58,13 @@ def from_qobj(
     return qobj_array(x, name, dims, kind)
 
 
-def local_operator(x: ArrayLike | Qobj, name: str) -> NDArray[np.complex128]:
+def local_operator(
+    x: ArrayLike | Qobj, name: str, d: int | None = None
+) -> NDArray[np.complex128]:
     """A square matrix (d, d), from an array or a Qobj on one system (dims [[d],
-    [d]])."""
+    [d]], d the Qobj's own size unless given)."""
     if is_qobj(x):
-        if len(x.dims[0]) != 1:
-            d = x.shape[0]
-            raise ValueError(
-                f"{name} has dims {x.dims}; expected {expected_dims([d])} "
-                "(an operator on one system)"
-            )
-        return qobj_array(x, name, x.dims[0], "oper")
+        return qobj_array(x, name, [x.shape[0] if d is None else d], "oper")
     try:
         arr = np.asarray(x, dtype=complex)
     except (TypeError, ValueError):
