@@ -250,8 +250,7 @@ def run_ensemble(
     attempts: Attempts | None = None,
     propagator: str = "auto",
 ) -> Ensemble:
-    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] from ``initial``
-    (the parameters are described in the module docstring).
+    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] (module docstring).
 
     Examples
     --------
@@ -268,8 +267,7 @@ def run_ensemble(
     schedule = Schedule.build(
         t_max, sample_times, burn_in, n_windows, attempt_times, average_end
     )
-    m = model.machine
-    rho_0 = check_state(initial, m.dim, "initial", dims=m.dims)
+    rho_0 = check_state(initial, model.machine.dims, "initial")
     if propagator == "auto":
         propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
     unr = Unravelling.from_model(model, interaction_picture, propagator)
@@ -291,7 +289,7 @@ def run_ensemble(
         channel_names=unr.channels.names,
         observable_names=names,
         record_jumps=record_jumps,
-        dims=m.dims,
+        dims=model.machine.dims,
     )
 
 

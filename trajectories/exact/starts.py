@@ -38,8 +38,7 @@ def start_state(
             f"{name}={state!r} must be one of {STARTS}, a state vector or a density "
             "matrix"
         )
-    m = model.machine
-    return check_state(state, m.dim, name, dims=m.dims)
+    return check_state(state, model.machine.dims, name)
 
 
 def start_density(

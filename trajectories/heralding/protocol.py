@@ -60,10 +60,9 @@ def run_heralding(
 ) -> HeraldingRun:
     """Simulate the heralding protocol on ``n_traj`` machines: filters at
     t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
-    ``initial`` (default the steady state; a named start, an array or a
-    ``qutip.Qobj``), restarting from ``restart`` after a pair,
-    in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run also
-    estimates the steady state (``_steady_estimates``).
+    ``initial`` (default "steady"; or an array or Qobj), restarting from ``restart``
+    after a pair, in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run
+    also estimates the steady state (``_steady_estimates``).
 
     Examples
     --------

@@ -25,17 +25,18 @@ if TYPE_CHECKING:
 
 def check_state(
     state: ArrayLike | Qobj,
-    dim: int,
+    dim: int | Sequence[int],
     name: str = "state",
     *,
     vector_ok: bool = True,
-    dims: Sequence[int] | None = None,
 ) -> NDArray[np.complex128]:
     """A finite unit vector (dim,) or density matrix (dim, dim), validated within
-    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range. A
-    ``qutip.Qobj`` must have the dims of systems ``dims`` (default ``(dim,)``)."""
-    kind = "state" if vector_ok else "oper"
-    state = from_qobj(state, (dim,) if dims is None else dims, name, kind)
+    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range. ``dim``
+    may be the local dimensions (d_A, d_B), which a ``qutip.Qobj`` must have as dims.
+    """
+    local = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    dim = int(np.prod(local))
+    state = from_qobj(state, local, name, "state" if vector_ok else "oper")
     try:
         x = np.asarray(state, dtype=complex)
     except (TypeError, ValueError):
