@@ -157,8 +157,7 @@ def _solve_clock(unr, psi, p, st0, log_r, horizon, tol: float = 1e-13):
             new = st - f / df
         slow = ok & (np.abs(new - st) > 0.5 * step[todo])
         inside = (new >= lo_t) & (new <= hi_t) & ~slow
-        # outside the bracket or slow: bisect, or test the horizon while f(hi) is
-        # unknown
+        # outside the bracket or slow: bisect (test the horizon while f(hi) unknown)
         new = np.where(inside, new, np.where(ok, 0.5 * (lo_t + hi_t), hi_t))
         step[todo] = np.abs(new - st)
         converged = np.abs(f) <= tol
