@@ -8,6 +8,10 @@
 * the maximal CHSH value of a two-qubit state, 2 sqrt(m1 + m2) with m1, m2 the two
   largest eigenvalues of T^T T, T the correlation matrix (Horodecki criterion);
 * concurrence (Wootters), fidelity (to a pure or mixed state), purity.
+
+Every state may be an array or a ``qutip.Qobj`` (a ket is read as |psi><psi|); a
+Qobj's dims give (d_A, d_B), and must agree with ``dims`` when both are given
+(``analysis.qobj``: qutip is not imported here, so this package stays light).
 """
 
 from __future__ import annotations
@@ -17,11 +21,20 @@ import scipy.linalg as la
 from numpy.typing import ArrayLike, NDArray
 
 from analysis.checks import check_unit_vector, is_integer
+from analysis.qobj import bipartite_dims, is_qobj, qobj_array
 
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
 
 
-def _density(rho: ArrayLike, name: str = "rho") -> NDArray[np.complex128]:
+def _density(
+    rho: ArrayLike, name: str = "rho", local: tuple[int, ...] | None = None
+) -> NDArray[np.complex128]:
+    """rho as a finite square array; a Qobj (of systems ``local`` if given) is read
+    as its matrix, a ket as |psi><psi|."""
+    if is_qobj(rho):
+        rho = qobj_array(rho, name, local, "state")
+        if rho.ndim == 1:
+            rho = np.outer(rho, rho.conj())
     try:
         rho = np.asarray(rho, dtype=complex)
     except (TypeError, ValueError):
@@ -57,12 +70,28 @@ def _dims(rho: NDArray[np.complex128], dims: tuple[int, int] | None) -> tuple[in
     return int(dims[0]), int(dims[1])
 
 
+def _bipartite(
+    rho: ArrayLike, dims: tuple[int, int] | None
+) -> tuple[NDArray[np.complex128], tuple[int, int]]:
+    """rho as an array and its (d_A, d_B): from ``dims``, a Qobj's dims, or square."""
+    if is_qobj(rho):
+        local = bipartite_dims(rho, "rho")
+        if dims is not None and tuple(dims) != local:
+            raise ValueError(
+                f"dims={dims} do not match rho's dims {rho.dims}; expected "
+                f"dims={local} or None"
+            )
+        dims = local
+    rho = _density(rho)
+    return rho, _dims(rho, dims)
+
+
 def partial_transpose(
     rho: ArrayLike, dims: tuple[int, int] | None = None
 ) -> NDArray[np.complex128]:
-    """rho^{T_B}, the partial transpose on the second factor (dims default square)."""
-    rho = _density(rho)
-    d_A, d_B = _dims(rho, dims)
+    """rho^{T_B}, the partial transpose on the second factor (dims default square,
+    or those of a Qobj)."""
+    rho, (d_A, d_B) = _bipartite(rho, dims)
     r = rho.reshape(d_A, d_B, d_A, d_B)
     return r.transpose(0, 3, 2, 1).reshape(d_A * d_B, d_A * d_B)
 
@@ -92,13 +121,13 @@ def signed_negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> fl
 
 def log_negativity(rho: ArrayLike, dims: tuple[int, int] | None = None) -> float:
     """E_N = log2 ||rho^{T_B}||_1 = log2(2 N + Tr rho)."""
-    rho = _density(rho)
+    rho, dims = _bipartite(rho, dims)
     return float(np.log2(2 * negativity(rho, dims) + np.trace(rho).real))
 
 
 def correlation_matrix(rho: ArrayLike) -> NDArray[np.float64]:
     """T_ij = Tr[rho sigma_i (x) sigma_j] of a two-qubit state, (3, 3)."""
-    rho = _density(rho)
+    rho = _density(rho, local=(2, 2))
     if rho.shape != (4, 4):
         raise ValueError(
             f"correlation_matrix needs a two-qubit state (4, 4), got {rho.shape}"
@@ -132,7 +161,7 @@ def concurrence(rho: ArrayLike) -> float:
 def signed_concurrence(rho: ArrayLike) -> float:
     """lambda_1 - lambda_2 - lambda_3 - lambda_4 before the clipping at 0 of the
     Wootters concurrence (continuous through the separable boundary)."""
-    rho = _density(rho)
+    rho = _density(rho, local=(2, 2))
     if rho.shape != (4, 4):
         raise ValueError(f"concurrence needs a two-qubit state (4, 4), got {rho.shape}")
     yy = np.kron(_PAULI[1], _PAULI[1]).real
@@ -156,8 +185,12 @@ def purity(rho: ArrayLike) -> float:
 
 def fidelity(rho: ArrayLike, target: ArrayLike) -> float:
     """Fidelity to a target: <psi|rho|psi> for a state vector, else Uhlmann's
-    (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 for a density matrix."""
+    (Tr sqrt(sqrt(rho) sigma sqrt(rho)))^2 for a density matrix; with two Qobjs
+    their dims must agree."""
+    local = rho.dims[0] if is_qobj(rho) else None
     rho = _density(rho)
+    if is_qobj(target):
+        target = qobj_array(target, "target", local, "state")
     try:
         target = np.asarray(target, dtype=complex)
     except (TypeError, ValueError):

@@ -269,6 +269,22 @@ def test_root_finding_that_used_to_oscillate_converges() -> None:
     assert math.log(n[0]) == pytest.approx(log_r[0], abs=1e-13)
 
 
+def test_root_finding_on_a_norm_that_bends_twice_converges() -> None:
+    """From |2, 0> the norm decays slowly (rate 0.0096), then fast once H_int has
+    moved it to |0, 2>, |1, 1>: Newton alone bounced between s ~ 0.14 and s ~ 153.5
+    (the root is at 73.3), shrinking the bracket by 1e-3 per step, and gave up after
+    200 steps (5 of 45 seeds of a 6000-trajectory run of this model failed so)."""
+    from trajectories.engine.jump_times import clock_jump_times
+
+    model = LindbladModel(qutrit(0.02, 0.3, 1.5), 3.0, 0.2, 0.002, 0.02, 0.001)
+    unr = Unravelling.from_model(model)
+    E = np.array([1.4788969918286143])
+    s = clock_jump_times(unr, _ket(model, 2, 0), E, np.array([260.2211235520841]))
+    n, _ = unr.norm_sq_after(_ket(model, 2, 0), s)
+    assert 0.14 < s[0] < 153.5
+    assert math.log(n[0]) == pytest.approx(-E[0], abs=1e-13)
+
+
 @pytest.mark.parametrize("name", sorted(FUSED_MODELS))
 def test_evolve_pass_moves_only_what_changes(name: str) -> None:
     """Rows left frozen by evolve_pass differ from evolve by a scalar factor only,

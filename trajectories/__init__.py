@@ -25,6 +25,10 @@ Examples
 >>> model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
 >>> round(herald(steady_state(model), model.machine.filter).p_suc, 6)
 0.048309
+
+QuTiP objects go in wherever a state or an operator does (dims checked against the
+machine), and come out with ``as_qobj=True``, ``Herald.qobj()`` or ``to_qobj``;
+``Machine.from_qutip(H_A, H_B, H_int, ...)`` builds a machine from QuTiP operators.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -48,6 +52,7 @@ from trajectories.system.machines import (
     schmidt,
 )
 from trajectories.system.models import LindbladModel, ResetModel
+from trajectories.system.qobj import to_qobj
 
 try:
     __version__ = version("trajectories")
@@ -78,4 +83,5 @@ __all__ = [
     "simulate",
     "start_state",
     "steady_state",
+    "to_qobj",
 ]

@@ -8,7 +8,7 @@ eigenbasis resolves), and runs ``engine.ensemble.run_ensemble``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from numpy.typing import ArrayLike, NDArray
 
@@ -18,17 +18,21 @@ from trajectories.exact.starts import start_state
 from trajectories.exact.states import NonUniqueSteadyStateError, steady_state
 from trajectories.system.models import OpenSystem
 
+if TYPE_CHECKING:
+    from qutip import Qobj
+
 
 def simulate(
     model: OpenSystem,
     *,
-    initial: str | ArrayLike = "steady",
+    initial: str | ArrayLike | Qobj = "steady",
     propagator: str = "auto",
     **options: Any,
 ) -> Ensemble:
     """Simulate trajectories of ``model`` from ``initial`` (default: the steady
-    state, so that no burn-in is needed); ``options`` are those of ``run_ensemble``
-    (n_traj, rng, t_max, sample_times, burn_in, n_windows, observables, ...).
+    state, so that no burn-in is needed; or a state vector or density matrix, arrays
+    or ``qutip.Qobj``); ``options`` are those of ``run_ensemble`` (n_traj, rng, t_max,
+    sample_times, burn_in, n_windows, observables (arrays or Qobjs), ...).
 
     Examples
     --------

@@ -23,7 +23,8 @@ They are read from the running sums of ``chunk_sums.ChunkSums`` on the checkpoin
 Parameters of ``run_ensemble``
 ------------------------------
 initial
-    A state vector (D,) or a density matrix (D, D), sampled into pure states
+    A state vector (D,) or a density matrix (D, D) (arrays, or ``qutip.Qobj`` with
+    the machine's dims [[d_A, d_B], [d_A, d_B]]), sampled into pure states
     (``initial_states.PureStateEnsemble``); named starts are resolved by
     ``trajectories.simulation.simulate``.
 n_traj, rng, t_max
@@ -35,7 +36,8 @@ burn_in, n_windows, average_end
     ``n_windows`` equal windows (the batches of the batch-means errors); 0 windows
     disables them.
 observables
-    Extra named operators (D, D) whose expectations are estimated; the success
+    Extra named operators (D, D) (arrays or Qobjs) whose expectations are
+    estimated; the success
     projector of the machine's filter is always included as ``"p_suc"``.
 record_jumps
     Also keep every jump as (trajectory, time, channel).
@@ -59,6 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -76,7 +79,11 @@ from trajectories.engine.propagation import needs_graded_propagation
 from trajectories.engine.schedule import Schedule
 from trajectories.engine.unravelling import Unravelling
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import from_qobj, to_qobj
 from trajectories.system.states import check_state
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 CHUNK_SIZE = 16384
 """Default number of trajectories simulated at once."""
@@ -91,16 +98,25 @@ class Ensemble:
     channel_names: tuple[str, ...]
     observable_names: tuple[str, ...]
     record_jumps: bool = False
+    dims: tuple[int, int] | None = None
+    """Local dimensions (d_A, d_B) of the machine (the dims of Qobj densities)."""
 
     @property
     def n_traj(self) -> int:
         """Number of trajectories."""
         return int(self.sums.counts.shape[0])
 
-    def density(self, i: int) -> tuple[NDArray, NDArray]:
-        """Ensemble-average rho at sample time i and its SE (se_re + 1j se_im)."""
+    def density(self, i: int, as_qobj: bool = False) -> tuple[Any, NDArray]:
+        """Ensemble-average rho at sample time i and its SE (se_re + 1j se_im);
+        with ``as_qobj`` rho is a Qobj with dims [[d_A, d_B], [d_A, d_B]]."""
         s = self.sums
-        return moments_mean_se(s.rho[i], s.rho_sq[i], int(s.n_samples[i]))
+        mean, se = moments_mean_se(s.rho[i], s.rho_sq[i], int(s.n_samples[i]))
+        return self._qobj(mean) if as_qobj else mean, se
+
+    def _qobj(self, rho: NDArray) -> Qobj:
+        if self.dims is None:
+            raise ValueError("this Ensemble has no dims; build it with run_ensemble")
+        return to_qobj(rho, self.dims)
 
     def observable(self, name: str) -> tuple[NDArray, NDArray]:
         """Ensemble averages of an observable at every sample time, with SEs."""
@@ -125,15 +141,17 @@ class Ensemble:
             return "traj", int(self.sums.n_traj_batches[0])
         return "win", int(self.sums.n_batches.sum())
 
-    def time_average_density(self) -> tuple[NDArray, NDArray]:
-        """Time-average rho over [burn_in, average_end] with its batch-means SE."""
+    def time_average_density(self, as_qobj: bool = False) -> tuple[Any, NDArray]:
+        """Time-average rho over [burn_in, average_end] with its batch-means SE
+        (rho a Qobj with ``as_qobj``)."""
         pre, n = self._batches()
         s = self.sums
-        return moments_mean_se(
+        mean, se = moments_mean_se(
             getattr(s, f"{pre}_rho").sum(axis=0),
             getattr(s, f"{pre}_rho_sq").sum(axis=0),
             n,
         )
+        return self._qobj(mean) if as_qobj else mean, se
 
     def time_average(self, name: str) -> Estimate:
         """Time average of an observable with its batch-means SE."""
@@ -216,7 +234,7 @@ class Ensemble:
 def run_ensemble(
     model: OpenSystem,
     *,
-    initial: ArrayLike,
+    initial: ArrayLike | Qobj,
     n_traj: int,
     rng: np.random.Generator,
     t_max: float,
@@ -224,7 +242,7 @@ def run_ensemble(
     burn_in: float = 0.0,
     n_windows: int = 0,
     average_end: float | None = None,
-    observables: Mapping[str, ArrayLike] | None = None,
+    observables: Mapping[str, ArrayLike | Qobj] | None = None,
     record_jumps: bool = False,
     chunk_size: int = CHUNK_SIZE,
     interaction_picture: bool = True,
@@ -232,8 +250,7 @@ def run_ensemble(
     attempts: Attempts | None = None,
     propagator: str = "auto",
 ) -> Ensemble:
-    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] from ``initial``
-    (the parameters are described in the module docstring).
+    """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] (module docstring).
 
     Examples
     --------
@@ -250,7 +267,7 @@ def run_ensemble(
     schedule = Schedule.build(
         t_max, sample_times, burn_in, n_windows, attempt_times, average_end
     )
-    rho_0 = check_state(initial, model.machine.dim, "initial")
+    rho_0 = check_state(initial, model.machine.dims, "initial")
     if propagator == "auto":
         propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
     unr = Unravelling.from_model(model, interaction_picture, propagator)
@@ -272,6 +289,7 @@ def run_ensemble(
         channel_names=unr.channels.names,
         observable_names=names,
         record_jumps=record_jumps,
+        dims=model.machine.dims,
     )
 
 
@@ -327,12 +345,13 @@ def _check_run(n_traj: object, rng: object, chunk_size: object) -> None:
 
 
 def _observables(
-    model: OpenSystem, observables: Mapping[str, ArrayLike] | None
+    model: OpenSystem, observables: Mapping[str, ArrayLike | Qobj] | None
 ) -> tuple[tuple[str, ...], NDArray[np.complex128]]:
-    D = model.machine.dim
-    ops = {"p_suc": model.machine.filter.success_projector()}
+    m = model.machine
+    D = m.dim
+    ops = {"p_suc": m.filter.success_projector()}
     for name, op in (observables or {}).items():
-        op = np.asarray(op, dtype=complex)
+        op = np.asarray(from_qobj(op, m.dims, f"observable {name!r}", "oper"), complex)
         if op.shape != (D, D) or not np.allclose(op, op.conj().T):
             raise ValueError(
                 f"observable {name!r} must be a Hermitian ({D}, {D}) matrix"

@@ -127,6 +127,10 @@ def _solve_clock(unr, psi, p, st0, log_r, horizon, tol: float = 1e-13):
     |f''| (``ClockTables.bound``): then |f| <= tol at the new point by Taylor's
     theorem. Also stops when the step is below ``tol`` relative, or the bracket has
     shrunk to rounding. The horizon is evaluated only if the iteration gets there.
+    A Newton step longer than half the previous step bisects instead (as rtsafe):
+    where log ||psi(s)||^2 bends twice (a slow decay, then a fast one, e.g. from the
+    hot level |2, 0> of the Lindblad model) Newton alone can bounce between the two
+    ends of the bracket, shrinking it by 1e-3 per step.
     """
     B = unr.clock_tables.bound
     norm = _NormDecay(unr, psi, p)
@@ -138,6 +142,7 @@ def _solve_clock(unr, psi, p, st0, log_r, horizon, tol: float = 1e-13):
         s = np.clip(f0 * st0[:, 1] / st0[:, 0], 0.0, hi)  # Newton step from s = 0
     out = np.full(m, np.inf)
     s[~np.isfinite(s)] = hi[~np.isfinite(s)]
+    step = hi.copy()  # the previous step (the whole bracket at first)
     todo = np.arange(m)
     for _ in range(200):
         st = s[todo]
@@ -150,9 +155,11 @@ def _solve_clock(unr, psi, p, st0, log_r, horizon, tol: float = 1e-13):
         miss = ~ok & (st >= hi_t)  # f > 0 at the horizon: no jump before it
         with np.errstate(divide="ignore", invalid="ignore"):
             new = st - f / df
-        inside = (new >= lo_t) & (new <= hi_t)
-        # outside the bracket: bisect, or test the horizon while f(hi) is unknown
+        slow = ok & (np.abs(new - st) > 0.5 * step[todo])
+        inside = (new >= lo_t) & (new <= hi_t) & ~slow
+        # outside the bracket or slow: bisect (test the horizon while f(hi) unknown)
         new = np.where(inside, new, np.where(ok, 0.5 * (lo_t + hi_t), hi_t))
+        step[todo] = np.abs(new - st)
         converged = np.abs(f) <= tol
         bounded = inside & (0.5 * B * (new - st) ** 2 <= tol)
         new = np.where(converged, st, new)

@@ -8,6 +8,8 @@ K' the number of attempts from the restart state.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -15,6 +17,10 @@ from trajectories.exact.attempt_chain import attempt_chain
 from trajectories.exact.starts import check_restart
 from trajectories.system.checks import check_int
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import to_qobj
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 
 def delivered_state(
@@ -23,8 +29,11 @@ def delivered_state(
     k: int | None = None,
     restart: str = "thermal",
     rho_0: ArrayLike | str | None = None,
-) -> NDArray[np.complex128]:
-    """The delivered pair (relabelled filtered subspace, normalised).
+    *,
+    as_qobj: bool = False,
+) -> NDArray[np.complex128] | Qobj:
+    """The delivered pair (relabelled filtered subspace, normalised; a Qobj with
+    dims [[k_A, k_B], [k_A, k_B]] with ``as_qobj``).
 
     The cycle starts from ``rho_0`` (default: the ``restart`` state). ``k=None``: the
     long-run average, sum_k V^dag S E (F E)^{k-1} rho_0 V normalised; an integer
@@ -34,7 +43,8 @@ def delivered_state(
     if k is not None:
         k = check_int(k, "k")
     start = restart if rho_0 is None else rho_0
-    return attempt_chain(model, attempt_period, start).delivered(k)
+    rho = attempt_chain(model, attempt_period, start).delivered(k)
+    return to_qobj(rho, model.machine.filter.kept_dims) if as_qobj else rho
 
 
 def pair_rate(

@@ -2,7 +2,8 @@
 
 ``start_state(model, "steady" | "thermal" | "ground" | array)`` resolves what the
 heralding protocol and ``simulate`` start from (or restart from after a pair); an
-array is checked by the one state validator (``system.states.check_state``).
+array (or ``qutip.Qobj``, dims checked against the machine) is checked by the one
+state validator (``system.states.check_state``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def start_state(
     model: OpenSystem, state: str | ArrayLike, name: str = "initial"
 ) -> NDArray[np.complex128]:
     """The named state as a (D, D) density matrix, or a given state vector (D,) or
-    density matrix (D, D), validated."""
+    density matrix (D, D) (arrays or Qobjs of the machine's dims), validated."""
     if isinstance(state, str):
         if state == "steady":
             return steady_state(model)
@@ -37,7 +38,7 @@ def start_state(
             f"{name}={state!r} must be one of {STARTS}, a state vector or a density "
             "matrix"
         )
-    return check_state(state, model.machine.dim, name)
+    return check_state(state, model.machine.dims, name)
 
 
 def start_density(

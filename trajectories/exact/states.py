@@ -9,6 +9,9 @@ Every stochastic estimate of the package is validated against these functions.
   (``qutip.steadystate``) are independent references.
 * ``evolve``: e^{L t} rho_0 by ``scipy.sparse.linalg.expm_multiply``.
 * ``herald``: the four joint outcome probabilities, p_suc and rho' (Eq. 5).
+
+States may be given as ``qutip.Qobj`` (dims checked against the machine), and the
+results come back as Qobjs with ``as_qobj=True`` (``Herald.qobj()`` for rho').
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg as la
@@ -26,6 +30,10 @@ from scipy.sparse.linalg import expm_multiply
 from trajectories.system.filters import OUTCOMES, Filter, check_filter
 from trajectories.system.liouvillian import diagonal_indices, reachable_support, unvec
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import from_qobj, to_qobj
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 RCOND_MIN = 1e-14
 """Reciprocal condition number below which the steady state is declared not unique."""
@@ -76,9 +84,14 @@ def lu_factor_rcond(
 
 
 def steady_state(
-    model: OpenSystem, *, method: str = "reduced", interaction_picture: bool = True
-) -> NDArray[np.complex128]:
-    """The steady state of ``model`` as a dense (D, D) density matrix.
+    model: OpenSystem,
+    *,
+    method: str = "reduced",
+    interaction_picture: bool = True,
+    as_qobj: bool = False,
+) -> NDArray[np.complex128] | Qobj:
+    """The steady state of ``model`` as a dense (D, D) density matrix (a Qobj with
+    dims [[d_A, d_B], [d_A, d_B]] with ``as_qobj``).
 
     ``method``: ``"reduced"`` (default, fast), ``"dense"`` (SVD of the full
     Liouvillian, small D only) or ``"qutip"`` (``qutip.steadystate``).
@@ -93,15 +106,17 @@ def steady_state(
     """
     D = model.machine.dim
     if method == "reduced":
-        return solve_steady_state(model.liouvillian(interaction_picture), D)
-    if method == "dense":
-        return _dense_steady_state(model.liouvillian(interaction_picture), D)
-    if method == "qutip":
+        rho = solve_steady_state(model.liouvillian(interaction_picture), D)
+    elif method == "dense":
+        rho = _dense_steady_state(model.liouvillian(interaction_picture), D)
+    elif method == "qutip":
         import qutip
 
         H, c_ops = model.to_qutip(interaction_picture)
-        return _hermitian_unit_trace(qutip.steadystate(H, c_ops).full())
-    raise ValueError(f"method={method!r} must be 'reduced', 'dense' or 'qutip'")
+        rho = _hermitian_unit_trace(qutip.steadystate(H, c_ops).full())
+    else:
+        raise ValueError(f"method={method!r} must be 'reduced', 'dense' or 'qutip'")
+    return to_qobj(rho, model.machine.dims) if as_qobj else rho
 
 
 def _dense_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
@@ -120,19 +135,21 @@ def _dense_steady_state(L: sp.spmatrix, D: int) -> NDArray[np.complex128]:
 
 def evolve(
     model: OpenSystem,
-    rho0: NDArray[np.complex128],
+    rho0: NDArray[np.complex128] | Qobj,
     times: Sequence[float] | NDArray[np.float64],
     *,
     interaction_picture: bool = True,
-) -> NDArray[np.complex128]:
-    """e^{L t} rho0 at each of ``times`` (increasing, >= 0): array (n_times, D, D).
+    as_qobj: bool = False,
+) -> NDArray[np.complex128] | list[Any]:
+    """e^{L t} rho0 at each of ``times`` (increasing, >= 0): array (n_times, D, D),
+    or a list of Qobjs with ``as_qobj`` (rho0: an array or a Qobj operator).
 
     In the interaction picture (default) coherences between non-degenerate levels do
     not rotate; populations, p_suc and every quantity of the filtered state inside
     degenerate subspaces are the same in both pictures.
     """
     D = model.machine.dim
-    rho0 = _finite_matrix(rho0, D, "rho0", "the machine")
+    rho0 = _finite_matrix(rho0, model.machine.dims, "rho0", "the machine")
     t = np.asarray(times, dtype=float)
     if (
         t.ndim != 1
@@ -149,14 +166,16 @@ def evolve(
             x = expm_multiply(L * (tk - t_prev), x)
             t_prev = tk
         out[k] = x.reshape(D, D, order="F")
-    return out
+    return to_qobj(out, model.machine.dims) if as_qobj else out
 
 
 def _finite_matrix(
-    rho: NDArray[np.complex128], D: int, name: str, user: str
+    rho: NDArray[np.complex128] | Qobj, dims: tuple[int, int], name: str, user: str
 ) -> NDArray[np.complex128]:
-    """rho as a finite complex (D, D) array (the shape ``user`` needs)."""
-    rho = np.asarray(rho, dtype=complex)
+    """rho (an array, or a Qobj on systems ``dims``) as a finite complex (D, D)
+    array (the shape ``user`` needs)."""
+    D = dims[0] * dims[1]
+    rho = np.asarray(from_qobj(rho, dims, name, "oper"), dtype=complex)
     if rho.shape != (D, D):
         raise ValueError(f"{name} has shape {rho.shape}; {user} needs ({D}, {D})")
     if not np.all(np.isfinite(rho)):
@@ -168,22 +187,31 @@ def _finite_matrix(
 
 @dataclass(frozen=True, eq=False)
 class Herald:
-    """The filter applied to a state: outcome probabilities, p_suc and rho' (Eq. 5)."""
+    """The filter applied to a state: outcome probabilities, p_suc and rho' (Eq. 5),
+    with the dims (k_A, k_B) of the filtered subspace rho' lives in."""
 
     probabilities: dict[str, float]
     rho_post: NDArray[np.complex128]
+    dims: tuple[int, int] | None = None
 
     @property
     def p_suc(self) -> float:
         """Tr[(Pi_A (x) Pi_B) rho] (Eq. 5)."""
         return self.probabilities["pass_pass"]
 
+    def qobj(self) -> Qobj:
+        """rho' as a Qobj with dims [[k_A, k_B], [k_A, k_B]]."""
+        if self.dims is None:
+            raise ValueError("this Herald has no dims; build it with herald()")
+        return to_qobj(self.rho_post, self.dims)
 
-def herald(rho: NDArray[np.complex128], filt: Filter) -> Herald:
-    """Apply the local filters to rho (D, D): probabilities of the four joint outcomes
-    and the post-selected rho' in the relabelled filtered subspace (Eq. 5)."""
+
+def herald(rho: NDArray[np.complex128] | Qobj, filt: Filter) -> Herald:
+    """Apply the local filters to rho (D, D), an array or a Qobj with dims [[d_A,
+    d_B], [d_A, d_B]]: probabilities of the four joint outcomes and the post-selected
+    rho' in the relabelled filtered subspace (Eq. 5)."""
     check_filter(filt)
-    rho = _finite_matrix(rho, filt.dims[0] * filt.dims[1], "rho", "the filter")
+    rho = _finite_matrix(rho, filt.dims, "rho", "the filter")
     probs = {
         name: float(np.real(np.trace(P @ rho)))
         for name, P in filt.joint_projectors().items()
@@ -194,7 +222,8 @@ def herald(rho: NDArray[np.complex128], filt: Filter) -> Herald:
             f"(p_suc = {probs['pass_pass']:.3g})"
         )
     V = filt.isometry()
-    return Herald(probs, V.conj().T @ rho @ V / probs["pass_pass"])
+    rho_post = V.conj().T @ rho @ V / probs["pass_pass"]
+    return Herald(probs, rho_post, filt.kept_dims)
 
 
 def filter_superoperators(filt: Filter) -> dict[str, sp.csr_matrix]:

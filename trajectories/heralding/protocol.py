@@ -15,6 +15,8 @@ and ``exact/delivered_pairs.py`` (compared in ``validation/heralding.py``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -24,6 +26,9 @@ from trajectories.heralding.results import HeraldingRun
 from trajectories.simulation import simulate
 from trajectories.system.checks import check_duration, check_int, check_positive
 from trajectories.system.models import OpenSystem
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 
 def _steady_estimates(burn_in: float, T: float, samples: int) -> dict:
@@ -46,7 +51,7 @@ def run_heralding(
     rng: np.random.Generator,
     attempt_period: float,
     n_attempts: int,
-    initial: str | ArrayLike = "steady",
+    initial: str | ArrayLike | Qobj = "steady",
     restart: str = "thermal",
     n_machines: int = 1,
     chunk_size: int = 4096,
@@ -55,9 +60,9 @@ def run_heralding(
 ) -> HeraldingRun:
     """Simulate the heralding protocol on ``n_traj`` machines: filters at
     t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
-    ``initial`` (default the steady state), restarting from ``restart`` after a pair,
-    in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run also
-    estimates the steady state (``_steady_estimates``).
+    ``initial`` (default "steady"; or an array or Qobj), restarting from ``restart``
+    after a pair, in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run
+    also estimates the steady state (``_steady_estimates``).
 
     Examples
     --------

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from trajectories.heralding.measures import post_selected_measures
 from trajectories.heralding.recorder import AttemptRecorder
 from trajectories.system.filters import OUTCOMES
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import to_qobj
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,10 +157,15 @@ class HeraldingRun:
         return pd.DataFrame(cols)
 
     def post_selected(
-        self, estimator: str = "born", n_groups: int = 50
-    ) -> tuple[NDArray, NDArray]:
-        """rho' (relabelled subspace) and its jackknife SE (se_re + 1j se_im)."""
-        return post_selected_state(ratio_groups(self.runs_table(), estimator, n_groups))
+        self, estimator: str = "born", n_groups: int = 50, as_qobj: bool = False
+    ) -> tuple[Any, NDArray]:
+        """rho' (relabelled subspace) and its jackknife SE (se_re + 1j se_im); with
+        ``as_qobj`` rho' is a Qobj with dims [[k_A, k_B], [k_A, k_B]]."""
+        groups = ratio_groups(self.runs_table(), estimator, n_groups)
+        rho, se = post_selected_state(groups)
+        if as_qobj:
+            rho = to_qobj(rho, self.model.machine.filter.kept_dims)
+        return rho, se
 
     def measures(self) -> dict[str, Callable[[NDArray], float]]:
         """The measures of rho' this machine supports."""

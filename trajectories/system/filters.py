@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trajectories.system.checks import check_int, check_sequence, is_integer
+from trajectories.system.qobj import is_qobj, local_operator
 
 OUTCOMES = ("pass_pass", "pass_fail", "fail_pass", "fail_fail")
 """Names of the four joint outcomes, (A, B); success is ``pass_pass``."""
@@ -64,15 +65,19 @@ def _isometry(P: NDArray[np.complex128]) -> NDArray[np.complex128]:
 
 @dataclass(frozen=True, eq=False)
 class Filter:
-    """Local filter projectors Pi_A (d_A, d_A) and Pi_B (d_B, d_B) of Eq. 5."""
+    """Local filter projectors Pi_A (d_A, d_A) and Pi_B (d_B, d_B) of Eq. 5 (arrays,
+    or ``qutip.Qobj`` with dims [[d], [d]])."""
 
     pi_A: NDArray[np.complex128]
     pi_B: NDArray[np.complex128]
 
     def __post_init__(self) -> None:
         for name in ("pi_A", "pi_B"):
+            value = getattr(self, name)
+            if is_qobj(value):
+                value = local_operator(value, name)
             try:
-                P = np.asarray(getattr(self, name), dtype=complex)
+                P = np.asarray(value, dtype=complex)
             except (TypeError, ValueError):
                 raise ValueError(
                     f"{name}={getattr(self, name)!r} must be a square numeric matrix"

@@ -6,6 +6,12 @@ transitions ``coupling |a, b><a', b'| + h.c.`` (Eqs. 3, 10, A1, D4, E1, G5), che
 satisfy ``[H_int, H_A + H_B] = 0``, with its default filter (Eq. 5) and target state in
 the relabelled basis of ``filters.py``. The machines of the paper are in
 ``machines.py``.
+
+``Machine.from_qutip(H_A, H_B, H_int, filter_A=..., filter_B=...)`` builds one from
+QuTiP operators (or arrays) and ``Machine.to_qutip()`` gives them back: the local
+Hamiltonians must be diagonal (they are not diagonalised, so that states stay in the
+basis the operators were written in), every nonzero entry <a, b|H_int|a', b'> above
+the diagonal becomes a transition, and the filters are diagonal 0/1 projectors.
 """
 
 from __future__ import annotations
@@ -13,12 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from trajectories.system.checks import check_sequence, check_unit_vector, is_integer
-from trajectories.system.filters import Filter, check_filter
+from trajectories.system.filters import FILTER_TOL, Filter, check_filter
+from trajectories.system.qobj import from_qobj, local_operator, to_qobj
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 ENERGY_TOL = 1e-9
 """Relative tolerance of the energy-conservation check ``[H_int, H_0] = 0``."""
@@ -175,6 +186,54 @@ class Machine:
         Hint = self.interaction_hamiltonian()
         return Hint if interaction_picture else self.free_hamiltonian() + Hint
 
+    @classmethod
+    def from_qutip(
+        cls,
+        H_A: Qobj | ArrayLike,
+        H_B: Qobj | ArrayLike,
+        H_int: Qobj | ArrayLike,
+        *,
+        filter_A: Qobj | ArrayLike | None = None,
+        filter_B: Qobj | ArrayLike | None = None,
+        target: Qobj | ArrayLike | None = None,
+        name: str = "qutip",
+    ) -> Machine:
+        """The machine of local Hamiltonians H_A, H_B (diagonal: their diagonals are
+        the level energies, Eqs. 1-2, 9), the interaction H_int (dims [[d_A, d_B],
+        [d_A, d_B]], Hermitian, zero diagonal, [H_A + H_B, H_int] = 0: Eqs. 3, 10) and
+        the local filters Pi_A, Pi_B (diagonal 0/1 projectors, Eq. 5; None keeps the
+        side whole); ``target``: a ket of the filtered subspace (dims [[k_A, k_B],
+        [1]]). Qobjs or arrays; ValueError naming the operator otherwise.
+        """
+        EA, EB = _energies_of(H_A, "H_A"), _energies_of(H_B, "H_B")
+        dims = (len(EA), len(EB))
+        H = np.asarray(from_qobj(H_int, dims, "H_int", "oper"), dtype=complex)
+        D = dims[0] * dims[1]
+        if H.shape != (D, D):
+            raise ValueError(f"H_int has shape {H.shape}; expected ({D}, {D})")
+        filt = Filter(
+            _level_filter(filter_A, dims[0], "filter_A"),
+            _level_filter(filter_B, dims[1], "filter_B"),
+        )
+        if target is not None:
+            target = from_qobj(target, filt.kept_dims, "target", "ket")
+        transitions = _transitions_of(H, dims)
+        return cls(EA, EB, transitions, filt, target, name, {"source": "qutip"})
+
+    def to_qutip(self) -> dict[str, Any]:
+        """H_A, H_B, H_int, filter_A, filter_B and target as Qobjs (the arguments of
+        ``Machine.from_qutip``; target None without one)."""
+        d_A, d_B = self.dims
+        kept = self.filter.kept_dims
+        return {
+            "H_A": to_qobj(np.diag(self.energies_A), [d_A]),
+            "H_B": to_qobj(np.diag(self.energies_B), [d_B]),
+            "H_int": to_qobj(self.interaction_hamiltonian(), self.dims),
+            "filter_A": to_qobj(self.filter.pi_A, [d_A]),
+            "filter_B": to_qobj(self.filter.pi_B, [d_B]),
+            "target": None if self.target is None else to_qobj(self.target, kept),
+        }
+
     def __repr__(self) -> str:
         p = ", ".join(f"{k}={v}" for k, v in self.params.items())
         n = len(self.transitions)
@@ -182,8 +241,10 @@ class Machine:
 
 
 def _check_target(target: object, kept_dims: tuple[int, int]) -> NDArray[np.complex128]:
-    """The target as a unit vector of the filtered subspace (k_A k_B,)."""
+    """The target as a unit vector of the filtered subspace (k_A k_B,); a Qobj ket
+    with dims [[k_A, k_B], [1]]."""
     size = kept_dims[0] * kept_dims[1]
+    target = from_qobj(target, kept_dims, "target", "ket")
     try:
         psi = np.asarray(target, dtype=complex).ravel()
     except (TypeError, ValueError):
@@ -200,3 +261,62 @@ def _check_target(target: object, kept_dims: tuple[int, int]) -> NDArray[np.comp
         raise ValueError(f"target={psi} contains NaN or Inf")
     check_unit_vector(psi, "target")
     return psi
+
+
+def _energies_of(H: object, name: str) -> tuple[float, ...]:
+    """The level energies of a diagonal local Hamiltonian (its real diagonal)."""
+    M = local_operator(H, name)
+    scale = ENERGY_TOL * max(1.0, float(np.abs(M).max()))
+    off = float(np.abs(M - np.diag(np.diag(M))).max())
+    if off > scale:
+        raise ValueError(
+            f"{name} is not diagonal (max off-diagonal |H_ij| = {off:.3g}): write it "
+            "in its eigenbasis, the basis of the machine's levels"
+        )
+    if np.abs(np.diag(M).imag).max() > scale:
+        raise ValueError(f"{name} has a complex diagonal; it must be Hermitian")
+    return _check_energies(np.diag(M).real, name)
+
+
+def _transitions_of(H: NDArray[np.complex128], dims: tuple[int, int]) -> list:
+    """One ``Transition`` per nonzero entry of H_int above the diagonal."""
+    scale = ENERGY_TOL * max(1.0, float(np.abs(H).max()))
+    herm = float(np.abs(H - H.conj().T).max())
+    if herm > scale:
+        raise ValueError(f"H_int is not Hermitian, max |H - H^dag| = {herm:.3g}")
+    diag = float(np.abs(np.diag(H)).max())
+    if diag > scale:
+        raise ValueError(
+            f"H_int has diagonal entries (max |<a,b|H_int|a,b>| = {diag:.3g}): level "
+            "shifts belong in H_A, H_B; H_int may only couple distinct levels"
+        )
+    d_B = dims[1]
+    i, j = np.nonzero(np.triu(H, k=1))
+    return [
+        Transition(
+            (int(r // d_B), int(r % d_B)),
+            (int(c // d_B), int(c % d_B)),
+            complex(H[r, c]),
+        )
+        for r, c in zip(i, j, strict=True)
+    ]
+
+
+def _level_filter(P: object, d: int, name: str) -> NDArray[np.complex128]:
+    """A local filter given as a diagonal 0/1 projector (the identity for None)."""
+    if P is None:
+        return np.eye(d, dtype=complex)
+    M = local_operator(P, name, d)
+    if M.shape != (d, d):
+        raise ValueError(f"{name} has shape {M.shape}; the system has {d} levels")
+    diag = np.diag(M)
+    if (
+        np.abs(M - np.diag(diag)).max() > FILTER_TOL
+        or np.abs(diag - np.round(diag.real)).max() > FILTER_TOL
+        or not set(np.round(diag.real)) <= {0.0, 1.0}
+    ):
+        raise ValueError(
+            f"{name} must be a diagonal projector with 0/1 on the diagonal (it keeps "
+            f"whole levels), got diagonal {np.round(diag.real, 6).tolist()}"
+        )
+    return M

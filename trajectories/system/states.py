@@ -8,19 +8,35 @@ their lowest level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trajectories.system.baths import thermal_state
 from trajectories.system.checks import STATE_TOL, check_unit_vector
 from trajectories.system.models import OpenSystem
+from trajectories.system.qobj import from_qobj
+
+if TYPE_CHECKING:
+    from qutip import Qobj
 
 
 def check_state(
-    state: ArrayLike, dim: int, name: str = "state", *, vector_ok: bool = True
+    state: ArrayLike | Qobj,
+    dim: int | Sequence[int],
+    name: str = "state",
+    *,
+    vector_ok: bool = True,
 ) -> NDArray[np.complex128]:
     """A finite unit vector (dim,) or density matrix (dim, dim), validated within
-    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range."""
+    ``STATE_TOL``; ValueError naming ``name``, the value and the valid range. ``dim``
+    may be the local dimensions (d_A, d_B), which a ``qutip.Qobj`` must have as dims.
+    """
+    local = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
+    dim = int(np.prod(local))
+    state = from_qobj(state, local, name, "state" if vector_ok else "oper")
     try:
         x = np.asarray(state, dtype=complex)
     except (TypeError, ValueError):
