@@ -8,11 +8,16 @@ before an interruption.
 
 Backends: joblib's ``loky`` on local cores (default) or ``dask`` (a dask.distributed
 scheduler at ``scheduler``; ``pip install -e ".[cluster]"``). Results stream back as
-batches finish and are written by the caller, so a failure loses no finished batch.
+batches finish and are written by the caller, so a failure loses no finished batch;
+a local worker ends within a second of its parent's death (no orphans after a
+``kill -9`` of the run).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -126,15 +131,35 @@ def execute(
         return
     if backend != "loky":
         raise ValueError(f"backend={backend!r} must be 'loky' or 'dask'")
-    yield from Parallel(n_jobs=n_jobs, backend="loky", return_as="generator_unordered")(
-        tasks
-    )
+    with parallel_config(backend="loky", initializer=_stop_with_parent):
+        yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
 
 
 def _tagged(
     point: RunConfig, batch: Batch, sweep: bool
 ) -> tuple[Batch, dict[str, pd.DataFrame]]:
     return batch, run_batch(point, batch, sweep)
+
+
+_WATCHED: list[int] = []
+
+
+def _stop_with_parent(interval: float = 0.5) -> None:
+    """The initializer of local worker processes: end the worker within
+    ``interval`` seconds of its parent's death (the parent's pid is replaced by a
+    reaper's), so a killed run leaves no worker behind (loky's workers outlive a
+    ``kill -9`` of their parent otherwise). A daemon thread, once per process."""
+    if _WATCHED:
+        return
+    parent = os.getppid()
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
 def _dask_client(scheduler: str | None) -> Any:

@@ -173,8 +173,18 @@ def run(args: argparse.Namespace) -> int:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     out = args.out or Path("runs") / f"{name}-{stamp}"
     rundir = RunDirectory(out)
-    batches = plan(config)
+    with rundir.locked():
+        return _run_locked(args, config, rundir)
+
+
+def _run_locked(
+    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory
+) -> int:
+    """Run the missing batches of a locked run directory, then summarise."""
+    out, batches = rundir.path, plan(config)
     rundir.prepare(config, batches, resume=args.resume)
+    for name, why in rundir.damaged.items():
+        print(f"batch {name}: {why}; recomputing it", file=sys.stderr)
     todo = [b for b in batches if not rundir.has_batch(b)]
     n_jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
     n_jobs = max(1, min(n_jobs, len(todo) or 1))

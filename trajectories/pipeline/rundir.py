@@ -1,25 +1,38 @@
 """The run directory: manifest, atomically written batch records, summaries.
 
-manifest.json     resolved config, seed, versions, start/end times, batch list
-batches/*.parquet per-batch records (attempts and runs tables), each written to a
-                  temporary file and renamed, so a batch file is complete or absent
+manifest.json     resolved config, seed, versions, start/end times, batch list (at
+                  the end with each batch's rows, checksums and writing version)
+batches/*.parquet per-batch records (attempts, runs and states tables), each written
+                  to a temporary file and renamed, so a batch file is complete or
+                  absent
+batches/*.seal.json  the seal of each finished batch (``integrity``), written last
 summary.json      one object per grid point (estimates, SEs, exact values, z)
 summary.csv       the same, one row per grid point
+.lock             held by the process working on the run (``filelock``); its pid,
+                  host and start time in ``.lock.holder``
+
+Every batch file is checked against its seal before it is read, and ``--resume``
+recomputes the batches whose files are missing, damaged or foreign.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 import os
 import platform
+import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import (
@@ -28,14 +41,24 @@ from trajectories.pipeline.config import (
     parse_override,
     validate,
 )
+from trajectories.pipeline.integrity import (
+    RecordError,
+    config_digest,
+    content_problem,
+    make_seal,
+    read_table,
+    seal_problem,
+)
 
 TABLES = ("attempts", "runs", "states")
+LOCK = ".lock"
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+@cache
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for pkg in ("trajectories", "numpy", "scipy", "qutip", "pandas", "joblib"):
@@ -57,10 +80,18 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file of this process, flush to disk, then rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -80,12 +111,31 @@ class RunDirectory:
         self.path = Path(path)
         self.batch_dir = self.path / "batches"
         self.manifest_path = self.path / "manifest.json"
+        self.damaged: dict[str, str] = {}
+        """Batches found damaged by the last ``prepare(resume=True)``, with why."""
 
     def manifest(self) -> dict[str, Any]:
-        """The manifest (raises ConfigError if there is none)."""
+        """The manifest; ConfigError if there is none or it is damaged."""
         if not self.manifest_path.exists():
             raise ConfigError(f"--out {self.path}: no manifest.json, nothing to resume")
-        return json.loads(self.manifest_path.read_text())
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ConfigError(
+                f"{self.manifest_path} is damaged ({type(err).__name__}: {err}); "
+                "start a new run with another --out"
+            ) from None
+        missing = (
+            [k for k in ("config", "batches", "versions") if k not in data]
+            if (isinstance(data, dict))
+            else ["config"]
+        )
+        if missing:
+            raise ConfigError(
+                f"{self.manifest_path} is damaged (no {missing[0]!r}); start a new "
+                "run with another --out"
+            )
+        return data
 
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
@@ -96,33 +146,77 @@ class RunDirectory:
             data.setdefault(section, {})[name] = value
         return validate(data)
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock (created with the directory if need be): a second
+        process on the same directory gets a ConfigError naming the holder. A
+        directory created here and left empty is removed on the way out."""
+        created = self._make_directory()
+        lock = FileLock(self.path / LOCK, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(
+                f"--out {self.path} is in use by {self._holder()}; "
+                "wait for it to finish or choose another --out"
+            ) from None
+        holder = self.path / f"{LOCK}.holder"
+        try:
+            _atomic_write_text(
+                holder,
+                json.dumps(
+                    {"pid": os.getpid(), "host": platform.node(), "since": _now()}
+                ),
+            )
+            yield
+        finally:
+            holder.unlink(missing_ok=True)
+            lock.release()
+            if created and not any(
+                p.name not in (LOCK, f"{LOCK}.holder") for p in self.path.iterdir()
+            ):
+                shutil.rmtree(self.path, ignore_errors=True)
+
+    def _make_directory(self) -> bool:
+        """Create the run directory; whether it is new. ConfigError if ``--out`` is
+        a file or lies inside one."""
+        for parent in (self.path, *self.path.parents):
+            if parent.exists() and not parent.is_dir():
+                raise ConfigError(
+                    f"--out {self.path}: {parent} is a file, not a directory"
+                )
+        existed = self.path.is_dir()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ConfigError(
+                f"--out {self.path}: cannot create it ({err.strerror})"
+            ) from None
+        return not existed
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads((self.path / f"{LOCK}.holder").read_text())
+            return (
+                f"another run (pid {info['pid']} on {info['host']}, since "
+                f"{info['since']})"
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another run"
+
     def prepare(self, config: RunConfig, batches: list[Batch], *, resume: bool) -> None:
-        """Create the directory and manifest, or check them when resuming."""
+        """Create the manifest, or check it when resuming (same config, same package
+        version); a finished run is reopened only if some batch is damaged."""
         data = json.loads(json.dumps(config.to_dict()))
         if self.manifest_path.exists():
-            old = self.manifest()
-            if not resume:
-                state = "a finished" if old.get("finished") else "an unfinished"
-                raise ConfigError(
-                    f"--out {self.path} already holds {state} run; use --resume to "
-                    "complete it, or choose another --out"
-                )
-            changed = _diff(old["config"], data)
-            if changed:
-                raise ConfigError(
-                    f"--resume with a different config; changed keys: "
-                    f"{', '.join(changed)}"
-                )
-            if old.get("finished"):
-                raise ConfigError(f"--out {self.path}: the run is already finished")
-            old["resumed"] = [*old.get("resumed", []), _now()]
-            _atomic_write_text(self.manifest_path, json.dumps(old, indent=2))
+            self._reopen(data, batches, resume)
             return
         if resume:
             raise ConfigError(f"--resume: {self.path} has no run to resume")
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         manifest = {
             "config": data,
+            "config_sha256": config_digest(data),
             "seed": config.sampling.seed,
             "versions": _versions(),
             "started": _now(),
@@ -140,38 +234,114 @@ class RunDirectory:
         }
         _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
 
+    def _reopen(self, data: dict[str, Any], batches: list[Batch], resume: bool) -> None:
+        old = self.manifest()
+        if not resume:
+            state = "a finished" if old.get("finished") else "an unfinished"
+            raise ConfigError(
+                f"--out {self.path} already holds {state} run; use --resume to "
+                "complete it, or choose another --out"
+            )
+        changed = _diff(old["config"], data)
+        if changed:
+            raise ConfigError(
+                f"--resume with a different config; changed keys: {', '.join(changed)}"
+            )
+        written, this = old["versions"].get("trajectories"), _versions()["trajectories"]
+        if written != this:
+            raise ConfigError(
+                f"--resume: the run was written by trajectories {written}, this is "
+                f"{this}; one run never mixes versions: choose another --out"
+            )
+        self.damaged = self.verify(batches)
+        if old.get("finished") and not self.damaged:
+            raise ConfigError(f"--out {self.path}: the run is already finished")
+        old["finished"] = None
+        old["resumed"] = [*old.get("resumed", []), _now()]
+        _atomic_write_text(self.manifest_path, json.dumps(old, indent=2))
+
     def _file(self, batch: Batch, table: str) -> Path:
         return self.batch_dir / f"{batch.name}_{table}.parquet"
 
+    def _seal_path(self, batch: Batch) -> Path:
+        return self.batch_dir / f"{batch.name}.seal.json"
+
     def has_batch(self, batch: Batch) -> bool:
-        """Whether every table of the batch is on disk."""
-        return all(self._file(batch, t).exists() for t in TABLES)
+        """Whether the batch is finished (sealed)."""
+        return self._seal_path(batch).exists()
 
     def write_batch(self, batch: Batch, records: dict[str, pd.DataFrame]) -> None:
-        """Write the batch tables, each atomically (temporary file, then rename)."""
+        """Write the batch tables, each atomically (temporary file, then rename),
+        then its seal."""
         self.batch_dir.mkdir(parents=True, exist_ok=True)
+        blobs = {}
         for table in TABLES:
-            path = self._file(batch, table)
-            tmp = path.with_name(f".{path.name}.tmp")
-            records[table].to_parquet(tmp, index=False)
-            os.replace(tmp, path)
+            buffer = io.BytesIO()
+            records[table].to_parquet(buffer, index=False)
+            blobs[table] = buffer.getvalue()
+            _atomic_write_bytes(self._file(batch, table), blobs[table])
+        digest = config_digest(self.manifest()["config"])
+        seal = make_seal(blobs, records, _versions()["trajectories"], digest)
+        _atomic_write_text(self._seal_path(batch), json.dumps(seal))
+
+    def verify(self, batches: list[Batch]) -> dict[str, str]:
+        """Check every sealed batch's files; unseal the damaged or foreign ones (so
+        they are recomputed) and return why, by batch name."""
+        damaged = {}
+        for batch in batches:
+            if not self.has_batch(batch):
+                continue
+            try:
+                self._read_batch(batch)
+            except RecordError as err:
+                damaged[batch.name] = err.reason
+                self._seal_path(batch).unlink(missing_ok=True)
+        return damaged
+
+    def _read_batch(self, batch: Batch) -> dict[str, pd.DataFrame]:
+        """The batch's tables, checked against its seal; RecordError otherwise."""
+        try:
+            seal = json.loads(self._seal_path(batch).read_text())
+        except (OSError, ValueError):
+            seal = None
+        digest = config_digest(self.manifest()["config"])
+        problem = seal_problem(seal, digest, TABLES)
+        frames: dict[str, pd.DataFrame] = {}
+        for table in TABLES if problem is None else ():
+            try:
+                blob = self._file(batch, table).read_bytes()
+            except OSError:
+                problem = f"its {table} file is missing"
+                break
+            frame = read_table(blob, seal["sha256"][table], seal["rows"][table])
+            if isinstance(frame, str):
+                problem = f"its {table} file {frame}"
+                break
+            frames[table] = frame
+        problem = problem or content_problem(
+            frames, batch.point, batch.index, batch.start, batch.size
+        )
+        if problem:
+            raise RecordError(batch.name, str(self.path), problem)
+        return frames
 
     def iter_batches(self, point: int) -> Iterator[dict[str, pd.DataFrame]]:
-        """The tables (``TABLES``) of each batch of a grid point, one at a time."""
-        runs = sorted(self.batch_dir.glob(f"p{point:03d}_*_runs.parquet"))
-        if not runs:
+        """The tables (``TABLES``) of each batch of a grid point, one at a time, each
+        checked against its seal; RecordError for a missing or damaged one."""
+        batches = [
+            Batch(b["point"], b["index"], b["start"], b["size"])
+            for b in self.manifest()["batches"]
+            if b["point"] == point
+        ]
+        if not batches:
             raise ConfigError(f"{self.path}: no records of grid point {point}")
-        for path in runs:
-            stem = path.name.removesuffix("_runs.parquet")
-            yield {
-                t: pd.read_parquet(self.batch_dir / f"{stem}_{t}.parquet")
-                for t in TABLES
-            }
+        for batch in batches:
+            yield self._read_batch(batch)
 
     def finish(self, rows: list[dict[str, Any]]) -> None:
         """Write summary.json, summary.csv and steady_state.csv (the sampled steady
         state element by element, one row per grid point, estimator and element) and
-        mark the manifest finished."""
+        mark the manifest finished, with the seal of every batch."""
         clean = [{k: _json_value(v) for k, v in r.items()} for r in rows]
         _atomic_write_text(self.path / "summary.json", json.dumps(clean, indent=2))
         nested = "steady_state_elements"
@@ -185,5 +355,12 @@ class RunDirectory:
         if elements:
             pd.concat(elements).to_csv(self.path / "steady_state.csv", index=False)
         manifest = self.manifest()
+        for entry in manifest["batches"]:
+            seal = json.loads(
+                (self.batch_dir / f"{entry['file']}.seal.json").read_text()
+            )
+            entry.update(
+                rows=seal["rows"], sha256=seal["sha256"], version=seal["version"]
+            )
         manifest["finished"] = _now()
         _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
