@@ -20,6 +20,10 @@ from analysis.report import Z_PASS
 ANNOTATE_MAX = 9
 """Largest dimension whose cells carry their numbers (two qutrits: 9)."""
 
+TICKS_MAX = 48
+"""Largest dimension with a labelled tick at every level; larger matrices label
+every ceil(k / TICKS_MAX)-th level (thousands of labels make the figure slow)."""
+
 PRINT_ZERO = 5e-4
 """Values below this print as 0 at three decimals: their cells are left blank."""
 
@@ -122,13 +126,14 @@ def _matrix_panel(
     """One heat map of a (k, k) real matrix, its cells annotated when k is small."""
     k = data.shape[0]
     image = ax.imshow(data, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-    ticks = np.arange(k)
+    ticks = np.arange(0, k, -(-k // TICKS_MAX))
     ax.set_xticks(ticks)
     ax.set_yticks(ticks)
     if labels:
         font = 10 if k <= ANNOTATE_MAX else 7
-        ax.set_xticklabels(labels, fontsize=font, rotation=0 if k <= 9 else 90)
-        ax.set_yticklabels(labels, fontsize=font)
+        shown = [labels[t] for t in ticks]
+        ax.set_xticklabels(shown, fontsize=font, rotation=0 if k <= 9 else 90)
+        ax.set_yticklabels(shown, fontsize=font)
     if k > ANNOTATE_MAX:
         return image
     size = 10 if k <= 4 else (8.5 if k <= 6 else 7)

@@ -59,14 +59,14 @@ def ratio_groups(
     Machine ``trajectory`` belongs to block trajectory * G // n_total, so the sums of
     several batches of one run (pass the run's ``n_total``) add up to those of the
     whole run. The sum of w^2 gives the effective sample size of the weights.
+    Each group's sum of w phi phi^dag is one matrix product (``_group_sums``):
+    memory O(G k^2), not O(n k^2).
     """
     if estimator not in ("born", "sampled"):
         raise ValueError(f"estimator={estimator!r} must be 'born' or 'sampled'")
     col = "first_born" if estimator == "born" else "first_success"
     w = runs[col].to_numpy(dtype=float)
     phi = branch_states(runs)
-    num = w[:, None, None] * phi[:, :, None] * phi[:, None, :].conj()
-    rows = np.concatenate([num.reshape(len(runs), -1), w[:, None], w[:, None] ** 2], 1)
     traj = runs["trajectory"].to_numpy()
     n_total = int(traj.max()) + 1 if n_total is None else n_total
     G = max(2, min(n_groups, n_total))
@@ -74,9 +74,20 @@ def ratio_groups(
     order = np.argsort(label, kind="stable")
     label = label[order]
     starts = np.flatnonzero(np.r_[True, label[1:] != label[:-1]])
-    out = np.zeros((G, rows.shape[1]), dtype=complex)
-    out[label[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    ends = np.r_[starts[1:], label.size]
+    out = np.zeros((G, phi.shape[1] ** 2 + 2), dtype=complex)
+    for a, b in zip(starts, ends, strict=True):
+        out[label[a]] = _group_sums(w[order[a:b]], phi[order[a:b]])
     return out
+
+
+def _group_sums(
+    w: NDArray[np.float64], phi: NDArray[np.complex128]
+) -> NDArray[np.complex128]:
+    """[vec(sum w phi phi^dag), sum w, sum w^2] of one group, the numerator as one
+    matrix product (w phi)^T phi^*."""
+    num = (w[:, None] * phi).T @ phi.conj()
+    return np.r_[num.ravel(), w.sum(), (w**2).sum()]
 
 
 def ratio_states(pooled: NDArray[np.complex128]) -> NDArray[np.complex128]:

@@ -11,23 +11,13 @@ counts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from trajectories.engine.averages import TimeAverage
 from trajectories.engine.schedule import Schedule
-
-
-def _sq(x: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """Re(x)^2 + 1j Im(x)^2, for running variances of real and imaginary parts."""
-    return x.real**2 + 1j * x.imag**2
-
-
-def _expect(rho: NDArray, ops: NDArray) -> NDArray[np.float64]:
-    """Tr(O_k rho_n) for states (n, D, D) and operators (K, D, D): (n, K)."""
-    return np.einsum("kji,nij->nk", ops, rho).real
 
 
 @dataclass
@@ -111,30 +101,34 @@ class ChunkSums:
         rows: NDArray[np.int64],
         ops: NDArray,
         schedule: Schedule,
-        to_density: Callable[[NDArray], NDArray],
+        average: TimeAverage,
     ) -> None:
         """Trajectories (``rows`` of the active arrays ``act``) reached checkpoints k:
-        record samples, and close time-average windows (``act.acc`` integrals, in the
-        coordinates that ``to_density`` maps to the joint basis)."""
+        record samples, and close time-average windows (``act.acc`` integrals, kept
+        and mapped to the joint basis by ``average``)."""
         si = schedule.sample_index[k]
         for s in np.unique(si[si >= 0]):
             self._add_samples(int(s), psi[si == s], ops)
         wi = schedule.window_end[k]
         for w in np.unique(wi[wi >= 0]):
             sel = rows[wi == w]
-            X = to_density(act.acc[sel]) / schedule.window_length
-            self._add_batch(w, X, ops, window=True)
+            X = average.to_joint(act.acc[sel]) / schedule.window_length
+            self._add_batch(w, X, ops, average, window=True)
             act.tot[sel] += act.acc[sel]
             act.acc[sel] = 0
             if w == schedule.n_windows - 1:  # the trajectory is complete
-                X = to_density(act.tot[sel]) / (schedule.average_end - schedule.burn_in)
-                self._add_batch(0, X, ops, window=False)
+                X = average.to_joint(act.tot[sel])
+                X /= schedule.average_end - schedule.burn_in
+                self._add_batch(0, X, ops, average, window=False)
 
-    def _add_batch(self, w: int, X: NDArray, ops: NDArray, window: bool) -> None:
+    def _add_batch(
+        self, w: int, X: NDArray, ops: NDArray, average: TimeAverage, window: bool
+    ) -> None:
         pre = "win" if window else "traj"
-        getattr(self, f"{pre}_rho")[w] += X.sum(axis=0)
-        getattr(self, f"{pre}_rho_sq")[w] += _sq(X).sum(axis=0)
-        v = _expect(X, ops)
+        average.add(
+            getattr(self, f"{pre}_rho")[w], getattr(self, f"{pre}_rho_sq")[w], X
+        )
+        v = average.expect(X, ops)
         getattr(self, f"{pre}_obs")[w] += v.sum(axis=0)
         getattr(self, f"{pre}_obs_sq")[w] += (v**2).sum(axis=0)
         getattr(self, "n_batches" if window else "n_traj_batches")[w] += X.shape[0]

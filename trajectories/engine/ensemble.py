@@ -35,6 +35,11 @@ burn_in, n_windows, average_end
     Time averages are taken over [burn_in, average_end] (default t_max) split into
     ``n_windows`` equal windows (the batches of the batch-means errors); 0 windows
     disables them.
+average_elements
+    (i, j), two index arrays with i <= j: the elements of the time-averaged density
+    to keep (``averages.ElementAverage``; default None: all). The work and memory
+    of the time averages then scale with these elements, not with D^2; the others
+    read NaN, and every observable must live on them.
 observables
     Extra named operators (D, D) (arrays or Qobjs) whose expectations are
     estimated; the success
@@ -72,6 +77,11 @@ from analysis.estimators import (
     integrated_autocorrelation_time,
     moments_mean_se,
 )
+from trajectories.engine.averages import (
+    ElementAverage,
+    FullAverage,
+    TimeAverage,
+)
 from trajectories.engine.chunk_sums import ChunkSums
 from trajectories.engine.event_loop import Attempts, run_chunk
 from trajectories.engine.initial_states import PureStateEnsemble
@@ -100,6 +110,8 @@ class Ensemble:
     record_jumps: bool = False
     dims: tuple[int, int] | None = None
     """Local dimensions (d_A, d_B) of the machine (the dims of Qobj densities)."""
+    average_elements: tuple[NDArray, NDArray] | None = None
+    """The elements (i, j) of the time-averaged density kept (None: all)."""
 
     @property
     def n_traj(self) -> int:
@@ -143,7 +155,8 @@ class Ensemble:
 
     def time_average_density(self, as_qobj: bool = False) -> tuple[Any, NDArray]:
         """Time-average rho over [burn_in, average_end] with its batch-means SE
-        (rho a Qobj with ``as_qobj``)."""
+        (rho a Qobj with ``as_qobj``); elements outside ``average_elements`` are
+        NaN."""
         pre, n = self._batches()
         s = self.sums
         mean, se = moments_mean_se(
@@ -151,6 +164,11 @@ class Ensemble:
             getattr(s, f"{pre}_rho_sq").sum(axis=0),
             n,
         )
+        if self.average_elements is not None:
+            i, j = self.average_elements
+            kept = np.zeros(mean.shape, dtype=bool)
+            kept[i, j] = kept[j, i] = True
+            mean, se = np.where(kept, mean, np.nan), np.where(kept, se, np.nan)
         return self._qobj(mean) if as_qobj else mean, se
 
     def time_average(self, name: str) -> Estimate:
@@ -249,6 +267,7 @@ def run_ensemble(
     attempt_times: ArrayLike = (),
     attempts: Attempts | None = None,
     propagator: str = "auto",
+    average_elements: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> Ensemble:
     """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] (module docstring).
 
@@ -267,11 +286,8 @@ def run_ensemble(
     schedule = Schedule.build(
         t_max, sample_times, burn_in, n_windows, attempt_times, average_end
     )
-    rho_0 = check_state(initial, model.machine.dims, "initial")
-    if propagator == "auto":
-        propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
-    unr = Unravelling.from_model(model, interaction_picture, propagator)
-    names, ops = _observables(model, observables)
+    rho_0, unr = _unravelling(model, initial, interaction_picture, propagator)
+    names, ops, average = _estimated(model, unr, observables, average_elements)
     sums = _run_chunks(
         unr,
         PureStateEnsemble.of(rho_0),
@@ -282,6 +298,7 @@ def run_ensemble(
         chunk_size=chunk_size,
         record_jumps=record_jumps,
         attempts=attempts,
+        average=average,
     )
     return Ensemble(
         sums=sums,
@@ -290,7 +307,37 @@ def run_ensemble(
         observable_names=names,
         record_jumps=record_jumps,
         dims=model.machine.dims,
+        average_elements=average.elements,
     )
+
+
+def _unravelling(
+    model: OpenSystem,
+    initial: ArrayLike | Qobj,
+    interaction_picture: bool,
+    propagator: str,
+) -> tuple[NDArray[np.complex128], Unravelling]:
+    """The checked initial state and the model's ``Unravelling``."""
+    rho_0 = check_state(initial, model.machine.dims, "initial")
+    if propagator == "auto":
+        propagator = "taylor" if needs_graded_propagation(model, rho_0) else "eigen"
+    return rho_0, Unravelling.from_model(model, interaction_picture, propagator)
+
+
+def _estimated(
+    model: OpenSystem,
+    unr: Unravelling,
+    observables: Mapping[str, ArrayLike | Qobj] | None,
+    elements: tuple[ArrayLike, ArrayLike] | None,
+) -> tuple[tuple[str, ...], NDArray[np.complex128], TimeAverage]:
+    """The observables' names and operators, and the time average of every element
+    or of ``elements`` (on which the observables must live)."""
+    names, ops = _observables(model, observables)
+    if elements is None:
+        return names, ops, FullAverage(unr)
+    average = ElementAverage.build(unr, *elements)
+    average.check_observables(names, ops)
+    return names, ops, average
 
 
 def _run_chunks(
@@ -304,6 +351,7 @@ def _run_chunks(
     chunk_size: int,
     record_jumps: bool,
     attempts: Attempts | None,
+    average: TimeAverage,
 ) -> ChunkSums:
     """The merged sums of ``n_traj`` trajectories from ``start``, run in chunks of
     ``chunk_size``, each with its own child streams of ``rng``."""
@@ -323,6 +371,7 @@ def _run_chunks(
             record_jumps=record_jumps,
             attempts=attempts,
             rng_attempts=r_attempts,
+            average=average,
         )
         total = sums if total is None else total.merge(sums)
     return total

@@ -19,12 +19,12 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from trajectories.engine.averages import FullAverage, TimeAverage
 from trajectories.engine.chunk_sums import ChunkSums, JumpCounter
 from trajectories.engine.free_evolution import Motion
 from trajectories.engine.jump_times import clock_pass
 from trajectories.engine.jumps import jump_states
 from trajectories.engine.schedule import Schedule
-from trajectories.engine.segment_integrals import segment_density_integral
 from trajectories.engine.unravelling import Unravelling
 
 
@@ -58,18 +58,22 @@ class _Active:
 
     @classmethod
     def start(
-        cls, psi0: NDArray[np.complex128], clock: NDArray[np.float64], windows: bool
+        cls,
+        psi0: NDArray[np.complex128],
+        clock: NDArray[np.float64],
+        average: TimeAverage | None,
     ) -> _Active:
-        """Trajectories at t = 0 in states psi0 (m, D) with clocks ``clock``."""
-        m, D = psi0.shape
+        """Trajectories at t = 0 in states psi0 (m, D) with clocks ``clock``, with
+        the running integrals of ``average`` (None: no time averages)."""
+        m = psi0.shape[0]
         return cls(
             np.arange(m),
             np.array(psi0, dtype=complex, order="C"),
             clock,
             np.zeros(m),
             np.zeros(m, dtype=np.int64),
-            np.zeros((m, D, D), complex) if windows else None,
-            np.zeros((m, D, D), complex) if windows else None,
+            None if average is None else average.zeros(m),
+            None if average is None else average.zeros(m),
         )
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
@@ -106,16 +110,19 @@ def run_chunk(
     record_jumps: bool = False,
     attempts: Attempts | None = None,
     rng_attempts: np.random.Generator | None = None,
+    average: TimeAverage | None = None,
 ) -> ChunkSums:
     """Run the trajectories starting from psi0 (m, D) to t_max; return their sums.
 
     At the schedule's attempt times, ``attempts.attempt`` measures the states (after
     any sample at the same time is recorded) and returns the post-measurement states.
     Finished trajectories idle (no jump before a zero horizon) until a quarter of the
-    rows have finished and the arrays are compacted.
+    rows have finished and the arrays are compacted. Time averages keep the elements
+    of ``average`` (default: every element, ``FullAverage``).
     """
     m, D = psi0.shape
     K = len(unr.channels)
+    average = FullAverage(unr) if average is None else average
     run = _ChunkRun(
         unr,
         schedule,
@@ -128,8 +135,13 @@ def run_chunk(
         offset,
         record_jumps,
         attempts,
+        average,
     )
-    act = _Active.start(psi0, rng_times.standard_exponential(m), schedule.n_windows > 0)
+    act = _Active.start(
+        psi0,
+        rng_times.standard_exponential(m),
+        average if schedule.n_windows > 0 else None,
+    )
     run.out.record_samples(0.0, psi0, observables, schedule)
     n_cp = schedule.checkpoints.size
     while act.ids.size:
@@ -177,6 +189,7 @@ class _ChunkRun:
     offset: int
     record_jumps: bool
     attempts: Attempts | None
+    average: TimeAverage
     horizons: NDArray[np.float64] = field(init=False)  # checkpoints, then a repeat
 
     def __post_init__(self) -> None:
@@ -197,8 +210,8 @@ class _ChunkRun:
                 (act.t >= sched.burn_in) & (act.t < sched.average_end) & (act.k < n_cp)
             )
             if live.size:
-                act.acc[live] += segment_density_integral(
-                    unr, unr.to_coords(act.psi[live]), step[live]
+                act.acc[live] += self.average.integral(
+                    unr.to_coords(act.psi[live]), step[live]
                 )
         unr.evolve_pass(act.psi, step, motion)
         act.t = np.where(jumping, act.t + step, self.horizons[act.k])
@@ -237,7 +250,7 @@ class _ChunkRun:
             rows,
             self.observables,
             self.schedule,
-            unr.coords_to_density,
+            self.average,
         )
 
     def _attempt(self, act: _Active, arrived: NDArray[np.int64]) -> None:

@@ -244,9 +244,9 @@ class Unravelling:
         mask[self.coupled] = False
         return np.flatnonzero(mask)
 
-    @property
+    @functools.cached_property
     def omega(self) -> NDArray[np.float64]:
-        """E_m - E_n of the (Hermitian) eigenvalues, (D, D)."""
+        """E_m - E_n of the (Hermitian) eigenvalues, (D, D) (computed once)."""
         E = self.lam.real
         return E[:, None] - E[None, :]
 

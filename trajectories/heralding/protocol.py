@@ -31,16 +31,20 @@ if TYPE_CHECKING:
     from qutip import Qobj
 
 
-def _steady_estimates(burn_in: float, T: float, samples: int) -> dict:
+def _steady_estimates(
+    burn_in: float, T: float, samples: int, elements: tuple | None
+) -> dict:
     """Engine options of the run's own steady-state estimates: ``samples`` ensemble
     samples over [0, b] (quadratically spaced, dense early) and b, and one
-    time-average window [b, b + T] before the first attempt."""
+    time-average window [b, b + T] before the first attempt, of the ``elements``
+    (i, j) of the density only if given."""
     grid = burn_in * np.linspace(0.0, 1.0, samples + 1)[1:] ** 2 if burn_in else []
     return {
         "sample_times": np.unique(np.r_[0.0, grid, burn_in]),
         "burn_in": burn_in,
         "n_windows": 1 if samples else 0,
         "average_end": float(burn_in + T) if samples else None,
+        "average_elements": elements,
     }
 
 
@@ -57,12 +61,13 @@ def run_heralding(
     chunk_size: int = 4096,
     burn_in: float = 0.0,
     relaxation_samples: int = 0,
+    average_elements: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> HeraldingRun:
     """Simulate the heralding protocol on ``n_traj`` machines: filters at
     t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
     ``initial`` (default "steady"; or an array or Qobj), restarting from ``restart``
     after a pair, in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run
-    also estimates the steady state (``_steady_estimates``).
+    also estimates the steady state (``_steady_estimates``; ``average_elements``).
 
     Examples
     --------
@@ -92,17 +97,10 @@ def run_heralding(
         chunk_size=chunk_size,
         attempt_times=times,
         attempts=recorder,
-        **_steady_estimates(burn_in, T, relaxation_samples),
+        **_steady_estimates(burn_in, T, relaxation_samples, average_elements),
     )
     return HeraldingRun(
-        model=model,
-        attempt_period=T,
-        n_machines=n_machines,
-        burn_in=float(burn_in),
-        initial=start,
-        restart=restart,
-        recorder=recorder,
-        ensemble=ensemble,
+        model, T, n_machines, float(burn_in), start, restart, recorder, ensemble
     )
 
 

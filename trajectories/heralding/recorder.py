@@ -26,6 +26,7 @@ class AttemptRecorder:
     ) -> None:
         self.dims = filt.dims
         self.pi_A, self.pi_B = filt.pi_A, filt.pi_B
+        self.keep_A = _kept_levels(self.pi_A)
         self.V = filt.isometry()
         self.restart = PureStateEnsemble.of(restart)
         self.outcome = np.full((n_traj, n_attempts), -1, dtype=np.int8)
@@ -38,7 +39,10 @@ class AttemptRecorder:
         """(P_A^x (x) P_B^y) psi for the four outcomes: array (4, m, D)."""
         d_A, d_B = self.dims
         p3 = psi.reshape(-1, d_A, d_B)
-        a_pass = np.einsum("ij,mjb->mib", self.pi_A, p3)
+        if self.keep_A is not None:  # the einsum's values (zeros +0) at O(m D)
+            a_pass = np.where(self.keep_A[None, :, None], p3, 0.0) + 0.0
+        else:
+            a_pass = np.einsum("ij,mjb->mib", self.pi_A, p3)
         a_fail = p3 - a_pass
         pp, fp = a_pass @ self.pi_B.T, a_fail @ self.pi_B.T
         return np.stack([pp, a_pass - pp, fp, a_fail - fp]).reshape(4, psi.shape[0], -1)
@@ -69,3 +73,10 @@ class AttemptRecorder:
             self.pairs.append((ids[won], index[won], new[won] @ self.V.conj()))
             new[won] = self.restart.sample(won.size, rng)
         return new
+
+
+def _kept_levels(P: NDArray[np.complex128]) -> NDArray[np.bool_] | None:
+    """The kept levels of a diagonal 0/1 projector, else None."""
+    diag = np.diag(P)
+    exact = np.array_equal(P, np.diag(diag)) and np.isin(diag, (0.0, 1.0)).all()
+    return (diag == 1.0) if exact else None

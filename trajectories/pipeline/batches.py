@@ -81,6 +81,7 @@ def run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.DataF
 def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.DataFrame]:
     model = point.build_model()
     proto = point.protocol
+    support = state_support(steady_state(model))
     run = run_heralding(
         model,
         n_traj=batch.size,
@@ -92,10 +93,10 @@ def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.Data
         initial=point.sampling.initial,
         burn_in=point.burn_in,
         relaxation_samples=RELAXATION_SAMPLES,
+        average_elements=support,
     )
     attempts = run.attempts_table()
     runs = run.runs_table()
-    support = state_support(steady_state(model))
     states = states_table(run.ensemble, support, point.burn_in)
     for table in (attempts, runs):
         table["trajectory"] += batch.start
