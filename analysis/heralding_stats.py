@@ -13,7 +13,7 @@ delete-one-group jackknife standard errors over blocks of machines.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -106,9 +106,17 @@ def weights_ess(groups: NDArray[np.complex128]) -> float:
     return ess_from_sums(float(total[-2].real), float(total[-1].real))
 
 
-def _leave_one_out(groups: NDArray[np.complex128]) -> NDArray[np.complex128]:
-    """The pooled sums with each group left out, (G, columns)."""
-    return groups.sum(axis=0)[None, :] - groups
+def _leave_one_out_states(
+    groups: NDArray[np.complex128],
+) -> Iterator[NDArray[np.complex128]]:
+    """rho' with each group left out in turn, one (k, k) state at a time."""
+    total = groups.sum(axis=0)
+    for g in groups:
+        yield ratio_states(total - g)
+
+
+JACKKNIFE_BLOCK = 2**20
+"""Elements of rho' whose leave-one-out values are held at once (x G)."""
 
 
 def _jackknife_se(replicates: NDArray) -> NDArray:
@@ -119,16 +127,25 @@ def _jackknife_se(replicates: NDArray) -> NDArray:
 
 
 def post_selected_state(groups: NDArray[np.complex128]) -> tuple[NDArray, NDArray]:
-    """rho' and its elementwise jackknife SE (se_re + 1j se_im), all elements at once
-    (one pass over the G leave-one-out states)."""
+    """rho' and its elementwise jackknife SE (se_re + 1j se_im), all elements in one
+    array operation over the G leave-one-out states (by blocks of
+    ``JACKKNIFE_BLOCK`` elements)."""
     if groups.shape[0] < 2:
         raise ValueError(
             f"need at least 2 groups for a jackknife, got {groups.shape[0]}"
         )
-    est = ratio_states(groups.sum(axis=0))
-    loo = ratio_states(_leave_one_out(groups))
-    se = _jackknife_se(loo.real) + 1j * _jackknife_se(loo.imag)
-    return est, se
+    total = groups.sum(axis=0)
+    est = ratio_states(total)
+    k2 = groups.shape[1] - 2
+    den = (total[k2] - groups[:, k2]).real[:, None]
+    se = np.empty(k2, dtype=complex)
+    step = max(1, JACKKNIFE_BLOCK // groups.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for a in range(0, k2, step):
+            b = min(a + step, k2)
+            loo = (total[a:b] - groups[:, a:b]) / den
+            se[a:b] = _jackknife_se(loo.real) + 1j * _jackknife_se(loo.imag)
+    return est, se.reshape(est.shape)
 
 
 def quality_table(
@@ -152,11 +169,14 @@ def quality_table(
     """
     ess = weights_ess(groups)
     full = ratio_states(groups.sum(axis=0))
-    loo = ratio_states(_leave_one_out(groups))
+    names = list(measures)
+    all_reps = np.array(
+        [[_apply(measures[n], r) for n in names] for r in _leave_one_out_states(groups)]
+    ).reshape(groups.shape[0], len(names))
     rows = []
-    for name, f in measures.items():
+    for name, reps in zip(names, np.ascontiguousarray(all_reps.T), strict=True):
+        f = measures[name]
         value = _apply(f, full)
-        reps = np.array([_apply(f, r) for r in loo])
         finite = np.isfinite(reps).all()
         se = float(_jackknife_se(reps)) if finite else math.nan
         df = jackknife_df(reps) if finite else 0.0

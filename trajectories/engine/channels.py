@@ -54,9 +54,7 @@ def local_channels(model: OpenSystem) -> Channels:
         c = op.vals[0]
         local = np.zeros((d_A, d_A) if side == 0 else (d_B, d_B), dtype=complex)
         local[i, j] = c
-        full = (
-            sp.kron(local, sp.eye(d_B)) if side == 0 else sp.kron(sp.eye(d_A), local)
-        )
+        full = sp.kron(local, sp.eye(d_B)) if side == 0 else sp.kron(sp.eye(d_A), local)
         if not _same_operator(op.op, full):
             raise ValueError(f"jump {op.name!r} is not a local single-element operator")
         names.append(op.name)

@@ -31,20 +31,16 @@ if TYPE_CHECKING:
     from qutip import Qobj
 
 
-def _steady_estimates(
-    burn_in: float, T: float, samples: int, elements: tuple | None
-) -> dict:
+def _steady_estimates(burn_in: float, T: float, samples: int) -> dict:
     """Engine options of the run's own steady-state estimates: ``samples`` ensemble
     samples over [0, b] (quadratically spaced, dense early) and b, and one
-    time-average window [b, b + T] before the first attempt, of the ``elements``
-    (i, j) of the density only if given."""
+    time-average window [b, b + T] before the first attempt."""
     grid = burn_in * np.linspace(0.0, 1.0, samples + 1)[1:] ** 2 if burn_in else []
     return {
         "sample_times": np.unique(np.r_[0.0, grid, burn_in]),
         "burn_in": burn_in,
         "n_windows": 1 if samples else 0,
         "average_end": float(burn_in + T) if samples else None,
-        "average_elements": elements,
     }
 
 
@@ -67,7 +63,10 @@ def run_heralding(
     t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
     ``initial`` (default "steady"; or an array or Qobj), restarting from ``restart``
     after a pair, in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run
-    also estimates the steady state (``_steady_estimates``; ``average_elements``).
+    also estimates the steady state (``_steady_estimates``).
+
+    ``average_elements`` (i, j): time-average only these elements of the density
+    (``engine.averages.ElementAverage``; default all).
 
     Examples
     --------
@@ -94,10 +93,11 @@ def run_heralding(
         rng=rng,
         t_max=float(times[-1]),
         initial=start,
+        average_elements=average_elements,
         chunk_size=chunk_size,
         attempt_times=times,
         attempts=recorder,
-        **_steady_estimates(burn_in, T, relaxation_samples, average_elements),
+        **_steady_estimates(burn_in, T, relaxation_samples),
     )
     return HeraldingRun(
         model, T, n_machines, float(burn_in), start, restart, recorder, ensemble

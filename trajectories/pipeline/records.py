@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from analysis.heralding_stats import ratio_groups
 from trajectories.pipeline.config import RunConfig
@@ -83,11 +84,13 @@ def _first_success(
 
 
 def read_records(config: RunConfig, rundir: RunDirectory) -> list[PointRecords]:
-    """Every grid point's records, each batch file read once."""
+    """Every grid point's records, each batch file read once (BLAS on one thread,
+    as in ``summary.SERIAL_BLAS``)."""
     out = []
-    for p, point in enumerate(config.points()):
-        rec = PointRecords(point.sampling.n_traj, point.protocol.attempts)
-        for tables in rundir.iter_batches(p):
-            rec.add(**tables)
-        out.append(rec)
+    with threadpool_limits(limits=1):
+        for p, point in enumerate(config.points()):
+            rec = PointRecords(point.sampling.n_traj, point.protocol.attempts)
+            for tables in rundir.iter_batches(p):
+                rec.add(**tables)
+            out.append(rec)
     return out

@@ -30,6 +30,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from analysis import report as rp
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
@@ -40,6 +42,7 @@ from trajectories.pipeline.report_sections import (
     sweep_section,
 )
 from trajectories.pipeline.rundir import RunDirectory
+from trajectories.pipeline.summary import SERIAL_BLAS
 
 
 def _load(run_dir: Path) -> tuple[RunDirectory, dict, RunConfig, list[dict]]:
@@ -119,10 +122,11 @@ def write_report(
     ]
     if records is None:
         records = read_records(config, rundir)
-    if config.sweep:
-        lines += sweep_section(config, rows, fig_dir)
-    for p, (point, row, rec) in enumerate(zip(points, rows, records, strict=True)):
-        lines += point_section(p, config, point, row, rec, fig_dir)
+    with threadpool_limits(limits=SERIAL_BLAS):
+        if config.sweep:
+            lines += sweep_section(config, rows, fig_dir)
+        for p, (point, row, rec) in enumerate(zip(points, rows, records, strict=True)):
+            lines += point_section(p, config, point, row, rec, fig_dir)
     out = rundir.path / "report.md"
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text("\n".join(lines))
