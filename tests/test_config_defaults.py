@@ -217,7 +217,7 @@ def test_show_config_refuses_a_bad_config(capsys) -> None:
     assert main(["--set", "machine.kind=qudit", "--show-config"]) == 2
     err = capsys.readouterr().err.strip()
     assert (
-        err == "error: machine.d is required for kind='qudit' (an integer in [2, 64])"
+        err == "error: machine.d is required for kind='qudit' (an integer in [2, 34])"
     )
 
 

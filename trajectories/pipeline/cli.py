@@ -29,6 +29,7 @@ from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
+from trajectories.pipeline.workload import check_grid_size, check_workload
 
 EXAMPLES = """examples:
   python -m trajectories.run                         the embedded default (qutrit)
@@ -121,6 +122,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--no-report", action="store_true", help="skip report.md and its figures"
     )
+    p.add_argument(
+        "--force", action="store_true", help="run above the limits of the work estimate"
+    )
     return p.parse_args(argv)
 
 
@@ -160,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         print(list_presets())
         return 0
     config, name = _config(args)
+    check_grid_size(config, args.force)
     if args.show_config:
         for point in config.points():
             point.build_model()
@@ -168,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
     check_can_succeed(config)
+    check_workload(config, args.force, args.quiet)
     if not args.quiet:
         _print_burn_in(config)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")

@@ -104,18 +104,23 @@ TEMPERATURE = (_temperature, 'a number >= 0, "inf", or "-0" (population inversio
 
 
 def _list_of(
-    item: tuple[Callable[[str, Any], Any], str],
+    item: tuple[Callable[[str, Any], Any], str], max_len: int | None = None
 ) -> tuple[Callable[[str, Any], Any], str]:
     check_item, allowed = item
+    size = "a list" if max_len is None else f"a list of at most {max_len}"
 
     def check(key: str, value: Any) -> list:
         if not isinstance(value, list) or not value:
             raise ConfigError(
                 f"{key}={value!r} must be a non-empty list, each {allowed}"
             )
+        if max_len is not None and len(value) > max_len:
+            raise ConfigError(
+                f"{key} has {len(value)} entries: must be {size}, each {allowed}"
+            )
         return [check_item(f"{key}[{i}]", v) for i, v in enumerate(value)]
 
-    return check, f"a list, each {allowed}"
+    return check, f"{size}, each {allowed}"
 
 
 def _target(key: str, value: Any) -> str | list:
@@ -137,16 +142,33 @@ def key(
     return Key(rule[0], rule[1], doc, default, derived)
 
 
+# The limits of the sizes of a run: what the program can do (README, "Sizes").
+D_MAX = 34
+"""Largest d (qudit, one-step) and number of Schmidt coefficients: the exact
+references (law of K, delivered state) are dense on the chain's support, (d+1)^2 +
+d(d+1) <= 2500 entries of vec(rho) (``attempt_chain.MAX_DENSE_SUPEROPERATOR``;
+2415 at d = 34); a qudit run of 2000 machines takes ~2 CPU min and 2.5 GB there."""
+N_TRAJ_MAX = 10**8
+"""Most machines: the summary keeps one K per machine (0.4 GB at the limit)."""
+BATCH_MAX = 10**5
+"""Most machines per batch (and per bank, which lies in one batch): a batch holds
+its records and jump codes in memory (the default machine: ~10 kB per machine)."""
+ATTEMPTS_MAX = 10**5
+"""Most attempts per machine: the exact law of K costs attempts x R^2 (R the chain's
+support): ~10 min at D_MAX."""
+
 RATE = _number(0.0)
 RATES = _list_of(RATE)
-LEVELS = _list_of(_number(0, 63, integer=True))
+LEVELS = _list_of(_number(0, D_MAX, integer=True))
 TARGET = (_target, '"machine" | "max-entangled" | a list of Schmidt coefficients >= 0')
 M = FROM_MACHINE
 SCHEMA: dict[str, dict[str, Key]] = {
     "machine": {
         "kind": key(_choice(*presets.PRESETS), "the machine (machines.py)", "qutrit"),
         "d": key(
-            _number(2, 64, integer=True), "qudit: d + 1 levels a side; one-step: d", M
+            _number(2, D_MAX, integer=True),
+            "qudit: d + 1 levels a side; one-step: d",
+            M,
         ),
         "g": key(RATE, "the coupling strength g", M),
         "theta": key(_number(-10.0, 10.0), "g1 = g cos(theta), g2 = g sin(theta)", M),
@@ -157,7 +179,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "couplings": key(RATES, "every coupling g_k", M),
         "g3": key(RATE, "the term g3 |1,1><0,2| + h.c. (Eq. A1)", M),
         "lambdas": key(
-            _list_of(_number(0.0, 1.0)), "the target's Schmidt coefficients", M
+            _list_of(_number(0.0, 1.0), D_MAX), "the target's Schmidt coefficients", M
         ),
         "g1": key(RATE, "the first coupling (one-step: inside the filter)", M),
         "g2": key(RATE, "qubit-qutrit: the second coupling", M),
@@ -191,9 +213,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "attempt_period": key(
             _number(0.0, lo_open=True), "T, the time between attempts", 200.0
         ),
-        "attempts": key(_number(1, 10**6, integer=True), "attempts per machine", 60),
+        "attempts": key(
+            _number(1, ATTEMPTS_MAX, integer=True), "attempts per machine", 60
+        ),
         "machines": key(
-            _number(1, 10**6, integer=True), "machines per bank (lockstep)", 4
+            _number(1, BATCH_MAX, integer=True), "machines per bank (lockstep)", 4
         ),
         "restart": key(
             _choice("thermal", "steady"), "state after a delivered pair", "thermal"
@@ -201,9 +225,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "sampling": {
         "n_traj": key(
-            _number(1, 10**10, integer=True), "machines (x protocol.machines)", 40000
+            _number(1, N_TRAJ_MAX, integer=True),
+            "machines (x protocol.machines)",
+            40000,
         ),
-        "batch_size": key(_number(1, 10**7, integer=True), "machines per batch", 5000),
+        "batch_size": key(
+            _number(1, BATCH_MAX, integer=True), "machines per batch", 5000
+        ),
         "seed": key(_number(0, 2**63 - 1, integer=True), "the seed", 20261124),
         "initial": key(
             _choice("steady", "thermal", "ground"), "where machines start", "steady"
