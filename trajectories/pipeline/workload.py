@@ -224,7 +224,7 @@ def check_workload(config: RunConfig, force: bool, quiet: bool) -> Workload:
             f"~{_duration(w.cpu_seconds)} of CPU",
             f"{LIMITS['cpu_hours']:g} h",
             w.cpu_seconds > 3600 * LIMITS["cpu_hours"],
-            "sampling.n_traj, protocol.attempts or the attempt period",
+            "sampling.n_traj, protocol.attempts, protocol.attempt_period or the rates",
         ),
         (
             f"{_bytes(w.disk_bytes)} of records",
