@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from trajectories.exact.states import steady_state
 from trajectories.heralding.protocol import run_heralding
-from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.config import ConfigError, RunConfig
 from trajectories.pipeline.states import state_support, states_table
 
 RELAXATION_SAMPLES = 16
@@ -113,8 +114,10 @@ def execute(
     n_jobs: int = 1,
     backend: str = "loky",
     scheduler: str | None = None,
+    client: Any = None,
 ) -> Iterator[tuple[Batch, dict[str, pd.DataFrame]]]:
-    """Run batches, yielding (batch, records) as each one finishes."""
+    """Run batches, yielding (batch, records) as each one finishes (on dask: through
+    ``client``, else a client of ``scheduler`` of its own)."""
     points, sweep = config.points(), bool(config.sweep)
     if n_jobs == 1 and backend == "loky":
         for b in batches:
@@ -122,12 +125,9 @@ def execute(
         return
     tasks = (delayed(_tagged)(points[b.point], b, sweep) for b in batches)
     if backend == "dask":
-        client = _dask_client(scheduler)
-        try:
+        with connected(backend, scheduler, client) as client:
             with parallel_config(backend="dask", n_jobs=n_jobs):
                 yield from Parallel(return_as="generator_unordered")(tasks)
-        finally:
-            client.close()
         return
     if backend != "loky":
         raise ValueError(f"backend={backend!r} must be 'loky' or 'dask'")
@@ -162,13 +162,33 @@ def _stop_with_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
-def _dask_client(scheduler: str | None) -> Any:
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the dask scheduler (``connected``)."""
+
+
+@contextmanager
+def connected(backend: str, scheduler: str | None, client: Any = None) -> Iterator[Any]:
+    """The dask client of ``backend`` "dask" (None for "loky"): ``client`` if given,
+    else one connected to ``scheduler`` within ``CONNECT_TIMEOUT`` seconds and closed
+    on the way out. A ConfigError if the scheduler is missing or unreachable."""
+    if backend != "dask" or client is not None:
+        yield client
+        return
     try:
         from dask.distributed import Client
     except ImportError:
-        raise ValueError(
-            "backend='dask' needs dask.distributed: pip install -e '.[cluster]'"
+        raise ConfigError(
+            "--backend dask needs dask.distributed: pip install -e '.[cluster]'"
         ) from None
     if not scheduler:
-        raise ValueError("backend='dask' needs --scheduler ADDRESS (tcp://host:port)")
-    return Client(scheduler)
+        raise ConfigError("--backend dask needs --scheduler ADDRESS (tcp://host:port)")
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError, TimeoutError) as err:
+        raise ConfigError(
+            f"--scheduler {scheduler}: cannot connect to the dask scheduler ({err})"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()

@@ -13,10 +13,12 @@ import datetime as dt
 import os
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES, relaxation_time
-from trajectories.pipeline.batches import execute, plan
+from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES
+from trajectories.pipeline.batches import connected, execute, plan
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
@@ -25,6 +27,7 @@ from trajectories.pipeline.config import (
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.help_text import help_epilog, list_presets, show_config
 from trajectories.pipeline.preflight import check_can_succeed
+from trajectories.pipeline.progress import StatusLine, progress_bar
 from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
@@ -136,20 +139,6 @@ def _config(args: argparse.Namespace) -> tuple[RunConfig, str]:
     return config, name
 
 
-def _progress(total: int, quiet: bool):
-    from tqdm import tqdm
-
-    disable = quiet or not sys.stderr.isatty()
-    return tqdm(
-        total=total,
-        unit="traj",
-        desc="trajectories",
-        disable=disable,
-        file=sys.stderr,
-        smoothing=0.1,
-    )
-
-
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -167,18 +156,32 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
-    check_can_succeed(config)
-    if not args.quiet:
-        _print_burn_in(config)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    out = args.out or Path("runs") / f"{name}-{stamp}"
-    rundir = RunDirectory(out)
-    with rundir.locked():
-        return _run_locked(args, config, rundir)
+    if args.scheduler is not None and args.backend != "dask":
+        raise ConfigError(f"--scheduler={args.scheduler} needs --backend dask")
+    with ExitStack() as stack:
+        client = _preflight(args, config, stack)
+        if not args.quiet:
+            _print_burn_in(config)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        out = args.out or Path("runs") / f"{name}-{stamp}"
+        rundir = RunDirectory(out)
+        with rundir.locked():
+            return _run_locked(args, config, rundir, client)
+
+
+def _preflight(args: argparse.Namespace, config: RunConfig, stack: ExitStack) -> Any:
+    """Check every grid point (``check_can_succeed``) and connect to the backend,
+    before the run directory exists; the dask client (kept open by ``stack``) or
+    None. A status line on a terminal says what is being computed."""
+    with StatusLine(args.quiet) as status:
+        check_can_succeed(config, status)
+        if args.backend == "dask":
+            status(f"connecting to the dask scheduler {args.scheduler}")
+        return stack.enter_context(connected(args.backend, args.scheduler))
 
 
 def _run_locked(
-    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory
+    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory, client: Any
 ) -> int:
     """Run the missing batches of a locked run directory, then summarise."""
     out, batches = rundir.path, plan(config)
@@ -191,25 +194,20 @@ def _run_locked(
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with _progress(sum(b.size for b in batches), args.quiet) as bar:
+        total = sum(b.size for b in batches)
+        with progress_bar(total, len(batches), args.quiet) as bar:
             bar.update(done_traj)
             for batch, records in execute(
                 config,
                 todo,
                 n_jobs=n_jobs,
                 backend=args.backend,
-                scheduler=args.scheduler,
+                client=client,
             ):
                 rundir.write_batch(batch, records)
                 bar.update(batch.size)
     except (KeyboardInterrupt, Exception) as err:
-        n_done = sum(rundir.has_batch(b) for b in batches)
-        print(
-            f"error: run stopped ({type(err).__name__}: {err}); {n_done} of "
-            f"{len(batches)} batches are saved in {out}.\n"
-            f"resume with: python -m trajectories.run --out {out} --resume",
-            file=sys.stderr,
-        )
+        print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
     records = read_records(config, rundir)
     rows = summarize(config, records)
@@ -223,11 +221,46 @@ def _run_locked(
     return 0
 
 
+DETERMINISTIC = (
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    NotImplementedError,
+    TypeError,
+    ValueError,
+)
+"""Errors of a computation that a resumed run would repeat (the records of a batch
+depend on nothing but the config)."""
+
+
+def _stopped(
+    err: BaseException, rundir: RunDirectory, batches: list, resumed: bool
+) -> str:
+    """What a run stopped by ``err`` says: how many batches are saved and how to
+    resume, where resuming can succeed; a new run that saved nothing is removed."""
+    n_done = sum(rundir.has_batch(b) for b in batches)
+    what = f"{type(err).__name__}: {err}"
+    if n_done == 0 and not resumed:
+        rundir.discard()
+        return f"error: run stopped ({what}); no batch was finished, nothing is kept"
+    saved = f"{n_done} of {len(batches)} batches are saved in {rundir.path}"
+    if isinstance(err, DETERMINISTIC):
+        return (
+            f"error: run failed ({what}); {saved}; resuming would repeat the "
+            "failure: please report it with the config"
+        )
+    return (
+        f"error: run stopped ({what}); {saved}.\n"
+        f"resume with: python -m trajectories.run --out {rundir.path} --resume"
+    )
+
+
 def _print_burn_in(config: RunConfig) -> None:
     """Say which burn-in is in force where it is the default of a non-steady start."""
     for i, point in enumerate(config.points()):
         if point.sampling.initial != "steady" and point.sampling.burn_in is None:
-            tau = relaxation_time(point.build_model())
+            tau = point.burn_in / BURN_IN_RELAXATION_TIMES
             where = f"point {i}: " if config.sweep else ""
             print(
                 f"{where}burn-in {point.burn_in:.6g} = {BURN_IN_RELAXATION_TIMES:g} "

@@ -234,6 +234,12 @@ class RunDirectory:
         }
         _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
 
+    def discard(self) -> None:
+        """Remove what ``prepare`` wrote, for a new run that finished no batch (a
+        directory that ``locked`` created goes with the lock)."""
+        self.manifest_path.unlink(missing_ok=True)
+        shutil.rmtree(self.batch_dir, ignore_errors=True)
+
     def _reopen(self, data: dict[str, Any], batches: list[Batch], resume: bool) -> None:
         old = self.manifest()
         if not resume:
