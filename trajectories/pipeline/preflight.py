@@ -202,7 +202,8 @@ def _default_of(data: dict[str, Any], section: str, key: str) -> Any:
 
 
 def _changed_keys(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
-    """(section, key, default) of the keys whose value is not their default."""
+    """(section, key, value) of the keys whose value is not their default, with
+    their default, and with a probe value (``PROBE_VALUES``) where there is one."""
     out = []
     for section in ("machine", "baths", "filter", "protocol", "sampling"):
         for key, value in data[section].items():
@@ -211,16 +212,23 @@ def _changed_keys(data: dict[str, Any]) -> list[tuple[str, str, Any]]:
             default = _default_of(data, section, key)
             if default != REQUIRED and value != default:
                 out.append((section, key, default))
+                if (section, key) in PROBE_VALUES:
+                    out.append((section, key, PROBE_VALUES[section, key]))
     return out
 
 
 def _responsible_keys(point: RunConfig, kind: str) -> str:
     """The keys any one of which, changed alone, lets runs succeed: the zero keys
-    made nonzero (``NEVER``) or the changed keys set back to their defaults."""
+    made nonzero (for runs that can never succeed, ``NEVER``) and the other changed
+    keys set back to their defaults or to a probe value; if none does, every zero
+    key (every changed key for a failing computation)."""
     data = point.to_dict()
-    trials = _zero_keys(data) if kind == NEVER else _changed_keys(data)
-    fixes = [t for t in trials if _fixed_by(data, *t)]
-    named = [f"{s}.{k}={data[s][k]!r}" for s, k, _ in fixes or trials]
+    zeros = _zero_keys(data) if kind == NEVER else []
+    zero_names = {(s, k) for s, k, _ in zeros}
+    changed = [t for t in _changed_keys(data) if t[:2] not in zero_names]
+    fixes = [t for t in zeros + changed if _fixed_by(data, *t)]
+    keys = dict.fromkeys(t[:2] for t in fixes or zeros or changed)
+    named = [f"{s}.{k}={data[s][k]!r}" for s, k in keys]
     if not named:
         named = [f"machine.kind={data['machine']['kind']!r}"]
         named += [
