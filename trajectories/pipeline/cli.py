@@ -128,6 +128,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _config(args: argparse.Namespace) -> tuple[RunConfig, str]:
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out DIRECTORY, the run to complete")
     overrides = list(args.set)
     if args.seed is not None:
         overrides.append(f"sampling.seed={args.seed}")

@@ -283,6 +283,8 @@ def _resolve_baths(given: dict[str, Any]) -> dict[str, Any]:
 def validate(data: Mapping[str, Any]) -> RunConfig:
     """Check every section and key of a parsed TOML document and fill in the
     defaults of the keys it does not name."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a config must be a table of sections, got {data!r}")
     unknown = set(data) - set(SCHEMA) - {"sweep"}
     if unknown:
         key = sorted(unknown)[0]
@@ -349,7 +351,7 @@ def _check_sweep(data: Any, kind: str, model: str) -> dict[str, list[Any]]:
 def parse_override(text: str) -> tuple[str, Any]:
     """``section.key=value`` with a TOML value (bare words are read as strings)."""
     key, sep, raw = text.partition("=")
-    if not sep or "." not in key:
+    if not sep or "." not in key or not all(key.strip().split(".")):
         raise ConfigError(f"--set {text!r} must look like section.key=value")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -403,14 +405,22 @@ def load_config(
         raise ConfigError(
             f"{source or 'default config'} is not valid TOML: {err}"
         ) from None
+    return validate(apply_overrides(data, overrides))
+
+
+def apply_overrides(data: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` with each ``--set section.key=value`` (``sweep.section.key=[...]``
+    sets a sweep axis) applied."""
     for item in overrides:
         key, value = parse_override(item)
         section, name = key.split(".", 1)
-        if section == "sweep":
-            data.setdefault("sweep", {})[name] = value
-        else:
-            data.setdefault(section, {})[name] = value
-    return validate(data)
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"--set {item}: [{section}] must be a table, got {table!r}"
+            )
+        table[name] = value
+    return data
 
 
 # ------------------------------------------------------------ runs that cannot succeed

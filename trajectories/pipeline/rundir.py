@@ -38,7 +38,7 @@ from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
-    parse_override,
+    apply_overrides,
     validate,
 )
 from trajectories.pipeline.integrity import (
@@ -130,6 +130,8 @@ class RunDirectory:
             if (isinstance(data, dict))
             else ["config"]
         )
+        if not missing and not isinstance(data["config"], dict):
+            missing = ["config table"]
         if missing:
             raise ConfigError(
                 f"{self.manifest_path} is damaged (no {missing[0]!r}); start a new "
@@ -139,18 +141,14 @@ class RunDirectory:
 
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
-        data = self.manifest()["config"]
-        for item in overrides:
-            key, value = parse_override(item)
-            section, name = key.split(".", 1)
-            data.setdefault(section, {})[name] = value
-        return validate(data)
+        return validate(apply_overrides(self.manifest()["config"], overrides))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the run's lock (created with the directory if need be): a second
         process on the same directory gets a ConfigError naming the holder. A
-        directory created here and left empty is removed on the way out."""
+        directory created here and left empty is removed on the way out, with the
+        parents created for it."""
         created = self._make_directory()
         lock = FileLock(self.path / LOCK, timeout=0)
         try:
@@ -172,27 +170,28 @@ class RunDirectory:
         finally:
             holder.unlink(missing_ok=True)
             lock.release()
-            if created and not any(
+            if created is not None and not any(
                 p.name not in (LOCK, f"{LOCK}.holder") for p in self.path.iterdir()
             ):
-                shutil.rmtree(self.path, ignore_errors=True)
+                shutil.rmtree(created, ignore_errors=True)
 
-    def _make_directory(self) -> bool:
-        """Create the run directory; whether it is new. ConfigError if ``--out`` is
-        a file or lies inside one."""
+    def _make_directory(self) -> Path | None:
+        """Create the run directory; the first directory created for it (itself or
+        a parent), None if it existed. ConfigError if ``--out`` is a file or lies
+        inside one."""
         for parent in (self.path, *self.path.parents):
             if parent.exists() and not parent.is_dir():
                 raise ConfigError(
                     f"--out {self.path}: {parent} is a file, not a directory"
                 )
-        existed = self.path.is_dir()
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(
                 f"--out {self.path}: cannot create it ({err.strerror})"
             ) from None
-        return not existed
+        return missing[-1] if missing else None
 
     def _holder(self) -> str:
         try:
