@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,8 @@ import pytest
 
 from trajectories.pipeline import batches, cli
 from trajectories.pipeline.cli import main
-from trajectories.pipeline.config import SWEEP_FIXED
+from trajectories.pipeline.config import SWEEP_FIXED, load_config
+from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.schema import MACHINE_KEYS, MODEL_KEYS, SCHEMA, ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -418,3 +422,107 @@ def test_bad_input_exits_2_with_one_line_naming_it(
     assert case.expect in err, err
     assert out == ""
     assert sorted(p.name for p in sandbox.iterdir()) == before  # no run directory
+
+
+def test_the_fuzz_covers_every_category() -> None:
+    counts = Counter(c.category for c in CASES)
+    assert len(CASES) >= 300
+    assert min(counts.values()) >= 7, counts
+    assert {k for s in SCHEMA.values() for k in s} <= {
+        c.expect.rsplit(".", 1)[-1] for c in CASES if c.category == "range"
+    } | {c.expect.rsplit(".", 1)[-1] for c in CASES if c.category == "type"}
+
+
+SUBPROCESS = [
+    (("--set", "baths.p_A=1e308"), "baths.p_A=1e+308"),
+    (("--set", "sweep.machine.eps=[1.5, 1e308]"), "machine.eps=1e+308 (sweep point 1)"),
+    (("{config}",), "UTF-16"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"), SUBPROCESS, ids=["overflow", "sweep", "UTF-16"]
+)
+def test_bad_input_as_a_process(
+    args: tuple[str, ...], expect: str, tmp_path: Path
+) -> None:
+    """numpy's warnings and any traceback would reach stderr here."""
+    config = tmp_path / "utf16.toml"
+    config.write_bytes("[machine]\ng = 0.02\n".encode("utf-16"))
+    out = tmp_path / "run"
+    args = tuple(a.replace("{config}", str(config)) for a in args)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trajectories.run", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("error: ")
+    assert expect in proc.stderr
+    assert not out.exists()
+
+
+BOUNDARY = [
+    ("machine.theta=10",),
+    ("machine.theta=-10",),
+    ("machine.eps=1e-10",),
+    ("machine.eps=1e10",),
+    ("machine.g=100",),
+    ("machine.g3=1e-12",),
+    ('baths.T_A="-0"',),
+    ('baths.T_B="inf"',),
+    ("baths.T_A=1e300",),
+    ("baths.p_B=0",),
+    ("filter.levels_A=[0, 1, 2]",),
+    ("filter.levels_B=[2, 1]",),
+    ("filter.target=[1, 0]",),
+    ("filter.target_phases=[10, -10]",),
+    ("protocol.attempt_period=1e-10",),
+    ("protocol.attempts=1",),
+    ("protocol.machines=1", "sampling.n_traj=1", "sampling.batch_size=1"),
+    ("protocol.restart=steady",),
+    ("sampling.initial=ground", "sampling.burn_in=0"),
+    ("sampling.burn_in=1e12", "protocol.attempt_period=1"),
+    ("sampling.seed=0",),
+    (f"sampling.seed={2**63 - 1}",),
+    ("machine.kind=qudit", "machine.d=2"),
+    ("machine.kind=qudit", "machine.d=3", "machine.gaps=[1e-300, 1, 1]"),
+    ("machine.kind=one-step", "machine.d=3"),
+    ("machine.kind=schmidt", "machine.lambdas=[1, 0]"),
+    ("machine.kind=qubit-qutrit", "machine.keep=lower"),
+    ("baths.model=lindblad", 'baths.T_A="-0"', "baths.T_B=0.1"),
+    ("baths.model=lindblad", "baths.T_A=2", "baths.T_B=0", "baths.dephasing=0"),
+    ("sweep.machine.g=[0.01]",),
+]
+"""Valid configs at the edges of the schema: every run of them can succeed."""
+
+
+@pytest.mark.parametrize("sets", BOUNDARY, ids=[" ".join(s) for s in BOUNDARY])
+def test_configs_at_the_boundary_are_accepted(
+    sets: tuple[str, ...], capsys: pytest.CaptureFixture
+) -> None:
+    assert main([*_sets(list(sets)), "--show-config"]) == 0
+    assert capsys.readouterr().err == ""
+    check_can_succeed(load_config(None, sets))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "# only a comment: every key takes its default\n",
+        "\ufeff[machine]\ng = 0.02\n",
+        "[machine]\r\ng = 0.02\r\n",
+        "[machine]\n[baths]\n[filter]\n[protocol]\n[sampling]\n[sweep]\n",
+        'machine = {kind = "qudit", d = 8}\n',
+    ],
+    ids=["comment only", "UTF-8 BOM", "CRLF", "empty sections", "inline table"],
+)
+def test_config_files_at_the_boundary_are_accepted(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(text, encoding="utf-8")
+    assert main([str(path), "--show-config"]) == 0, capsys.readouterr().err

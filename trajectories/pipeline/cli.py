@@ -239,22 +239,23 @@ depend on nothing but the config)."""
 def _stopped(
     err: BaseException, rundir: RunDirectory, batches: list, resumed: bool
 ) -> str:
-    """What a run stopped by ``err`` says: how many batches are saved and how to
-    resume, where resuming can succeed; a new run that saved nothing is removed."""
+    """What a run stopped by ``err`` says: how many batches are saved, and how to
+    resume where resuming can succeed (not after an error that a resumed run would
+    repeat: then a new run that saved nothing is removed)."""
     n_done = sum(rundir.has_batch(b) for b in batches)
     what = f"{type(err).__name__}: {err}"
-    if n_done == 0 and not resumed:
-        rundir.discard()
-        return f"error: run stopped ({what}); no batch was finished, nothing is kept"
-    saved = f"{n_done} of {len(batches)} batches are saved in {rundir.path}"
     if isinstance(err, DETERMINISTIC):
+        if n_done == 0 and not resumed:
+            rundir.discard()
+            return f"error: run failed ({what}) before any batch finished; no run kept"
         return (
-            f"error: run failed ({what}); {saved}; resuming would repeat the "
-            "failure: please report it with the config"
+            f"error: run failed ({what}); {n_done} of {len(batches)} batches are "
+            f"saved in {rundir.path}; resuming would repeat the failure"
         )
     return (
-        f"error: run stopped ({what}); {saved}.\n"
-        f"resume with: python -m trajectories.run --out {rundir.path} --resume"
+        f"error: run stopped ({what}); {n_done} of {len(batches)} batches are saved "
+        f"in {rundir.path}.\nresume with: python -m trajectories.run --out "
+        f"{rundir.path} --resume"
     )
 
 
