@@ -2,8 +2,10 @@
 
 Runs the heralding protocol of a config (or every point of its sweep) in batches,
 writes a run directory and prints a heralding summary with errors and exact values.
-Exit codes: 0 success, 2 bad config or arguments, 1 any other failure (finished
-batches are kept; ``--resume`` completes the run).
+Before the run directory exists, pre-flight checks the config, every grid point's
+model and exact references (``preflight``) and the backend connection. Exit codes
+(``exit_codes``): 0 success, 2 bad input, one line; 1 a failure during the run
+(finished batches are kept; ``--resume`` completes the run where it can succeed).
 """
 
 from __future__ import annotations

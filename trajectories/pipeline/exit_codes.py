@@ -1,5 +1,5 @@
 """Exit codes of the command lines: 0 success, 2 a bad config, arguments or run
-directory (a ``ConfigError``, one line), 1 any other failure."""
+directory (a ``ConfigError``, one line), 1 a failure during the run."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from trajectories.pipeline.schema import ConfigError
 
 EXIT_CODES = {
     0: "success",
-    2: "a bad config, arguments or run directory: one line naming the key, its value "
-    "and the allowed range",
-    1: "any other failure (finished batches are kept; the message says how to resume)",
+    2: "a bad config, config file, arguments or run directory, or a config that no "
+    "run survives (found before the run directory is created): one line naming the "
+    "key, its value and the allowed range, or why",
+    1: "a failure during the run (finished batches are kept; the message says how to "
+    "resume where resuming can succeed)",
 }
 """The exit codes of the command lines and what they mean."""
 
