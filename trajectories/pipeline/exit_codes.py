@@ -22,12 +22,15 @@ EXIT_CODES = {
 
 def exit_code(action: Callable[[], int]) -> int:
     """Run ``action``; a ConfigError prints one line and gives 2, any other error
-    prints one line and gives 1."""
+    (or Ctrl-C) prints one line and gives 1."""
     try:
         return action()
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 1
     except Exception as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
