@@ -187,7 +187,7 @@ def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
 
 def test_resume_refuses_a_different_config(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    (out / "batches").mkdir(parents=True)
+    out.mkdir()
     config = load_config(None, tuple(SMALL[2::2]))
     from trajectories.pipeline.batches import plan
     from trajectories.pipeline.rundir import RunDirectory

@@ -269,6 +269,8 @@ def argument_cases() -> list[Case]:
         (("--resume", "--out", "{tmp}/none"), "--out"),
         (("--out", "{tmp}/file"), "is a file"),
         (("--out", "{tmp}/file/run"), "is a file"),
+        (("--out", "{tmp}/dir"), "holds no run but other files"),
+        (("--out", "."), "holds no run but other files"),
     ]
     return [Case("argument", " ".join(a), e, a) for a, e in table]
 
@@ -377,6 +379,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(batches, "CONNECT_TIMEOUT", 0.5)
     (tmp_path / "dir.toml").mkdir()
     (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "notes.txt").write_text("the user's\n")
     (tmp_path / "file").write_text("not a directory\n")
     unreadable = tmp_path / "unreadable.toml"
     unreadable.write_text("[machine]\ng = 0.02\n")

@@ -174,6 +174,8 @@ class RunDirectory:
                 p.name not in (LOCK, f"{LOCK}.holder") for p in self.path.iterdir()
             ):
                 shutil.rmtree(created, ignore_errors=True)
+            elif not self.manifest_path.exists():  # a directory of the user's
+                (self.path / LOCK).unlink(missing_ok=True)
 
     def _make_directory(self) -> Path | None:
         """Create the run directory; the first directory created for it (itself or
@@ -204,14 +206,25 @@ class RunDirectory:
             return "another run"
 
     def prepare(self, config: RunConfig, batches: list[Batch], *, resume: bool) -> None:
-        """Create the manifest, or check it when resuming (same config, same package
-        version); a finished run is reopened only if some batch is damaged."""
+        """Create the manifest (in a new or empty directory), or check it when
+        resuming (same config, same package version); a finished run is reopened only
+        if some batch is damaged."""
         data = json.loads(json.dumps(config.to_dict()))
         if self.manifest_path.exists():
             self._reopen(data, batches, resume)
             return
         if resume:
             raise ConfigError(f"--resume: {self.path} has no run to resume")
+        other = sorted(
+            p.name
+            for p in self.path.iterdir()
+            if p.name not in (LOCK, f"{LOCK}.holder")
+        )
+        if other:
+            raise ConfigError(
+                f"--out {self.path} holds no run but other files ({other[0]!r}"
+                f"{', ...' if len(other) > 1 else ''}); choose a new or empty directory"
+            )
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         manifest = {
             "config": data,
