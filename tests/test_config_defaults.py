@@ -353,7 +353,7 @@ def test_the_one_step_target_keeps_its_phase_on_other_levels() -> None:
         (["filter.target=[1, 0, 0]"], "target=[1, 0, 0] has 3 entries"),
         (["filter.target=[-1, 1]"], "filter.target[0]=-1 is out of range"),
         (["filter.target=[0, 0]"], "must have a coefficient > 0"),
-        (["filter.target_phases=[0]"], "target_phases=[0] has 1 entries"),
+        (["filter.target_phases=[0]"], "target_phases=[0] has 1 entry"),
         (["filter.levels_A=[5]"], "levels_A=[5] must be a non-empty subset of 0..2"),
         (["machine.kind=qudit"], "machine.d is required for kind='qudit'"),
         (["machine.kind=schmidt"], "machine.lambdas is required for kind='schmidt'"),
