@@ -193,14 +193,14 @@ def _run_locked(
     try:
         with _progress(sum(b.size for b in batches), args.quiet) as bar:
             bar.update(done_traj)
-            for batch, records in execute(
+            for batch in execute(
                 config,
                 todo,
+                rundir.write_batch,
                 n_jobs=n_jobs,
                 backend=args.backend,
                 scheduler=args.scheduler,
             ):
-                rundir.write_batch(batch, records)
                 bar.update(batch.size)
     except (KeyboardInterrupt, Exception) as err:
         n_done = sum(rundir.has_batch(b) for b in batches)
