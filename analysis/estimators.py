@@ -244,3 +244,9 @@ def integrated_autocorrelation_time(
     if variance <= 0:
         return math.nan
     return float(batch_length * batch_means_var / (2.0 * variance))
+
+
+def binomial_se(p: float, n: int) -> float:
+    """The SE of a frequency among ``n`` trials of probability ``p`` (the score-test
+    SE when ``p`` is the exact value); NaN for n = 0."""
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else math.nan
