@@ -390,7 +390,7 @@ def test_batches_receive_the_validated_points(monkeypatch) -> None:
     calls = []
     real = config.validate
     monkeypatch.setattr(config, "validate", lambda d: calls.append(d) or real(d))
-    done = list(batches.execute(cfg, batches.plan(cfg)))
+    done = list(batches.execute(cfg, batches.plan(cfg), lambda b, r: None))
     assert len(done) == 4
     assert calls == []
 

@@ -201,14 +201,14 @@ def _run_locked(
         total = sum(b.size for b in batches)
         with progress_bar(total, len(batches), args.quiet) as bar:
             bar.update(done_traj)
-            for batch, records in execute(
+            for batch in execute(
                 config,
                 todo,
+                rundir.write_batch,
                 n_jobs=n_jobs,
                 backend=args.backend,
                 client=client,
             ):
-                rundir.write_batch(batch, records)
                 bar.update(batch.size)
     except (KeyboardInterrupt, Exception) as err:
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
