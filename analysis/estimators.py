@@ -11,7 +11,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,11 @@ class ResolvedEstimate:
     def crit(self) -> float:
         """The two-sided 95% quantile of the interval: normal, or Student t with
         ``df`` degrees of freedom."""
-        return Z_CRIT if math.isinf(self.df) else float(stats.t.ppf(0.975, self.df))
+        if math.isinf(self.df):
+            return Z_CRIT
+        from scipy import stats  # lazily: 0.5 s of import in every worker otherwise
+
+        return float(stats.t.ppf(0.975, self.df))
 
     def scaled(self, factor: float) -> ResolvedEstimate:
         """The estimate of factor * quantity (e.g. a wait K T from K)."""
@@ -241,3 +244,9 @@ def integrated_autocorrelation_time(
     if variance <= 0:
         return math.nan
     return float(batch_length * batch_means_var / (2.0 * variance))
+
+
+def binomial_se(p: float, n: int) -> float:
+    """The SE of a frequency among ``n`` trials of probability ``p`` (the score-test
+    SE when ``p`` is the exact value); NaN for n = 0."""
+    return math.sqrt(max(p * (1 - p), 0.0) / n) if n else math.nan

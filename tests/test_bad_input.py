@@ -382,7 +382,7 @@ CASES = [
     ),
     case(
         lambda: one_step(4, couplings=[0.1]),
-        r"couplings has 1 entries; d=4 needs 3",
+        r"couplings has 1 entry; d=4 needs 3",
         "one_step couplings length",
     ),
     case(lambda: qubit_qubit(-0.01), r"g=-0\.01 must be finite and >= 0", "qq g<0"),

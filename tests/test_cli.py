@@ -187,7 +187,7 @@ def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
 
 def test_resume_refuses_a_different_config(tmp_path: Path, capsys) -> None:
     out = tmp_path / "run"
-    (out / "batches").mkdir(parents=True)
+    out.mkdir()
     config = load_config(None, tuple(SMALL[2::2]))
     from trajectories.pipeline.batches import plan
     from trajectories.pipeline.rundir import RunDirectory
@@ -390,7 +390,7 @@ def test_batches_receive_the_validated_points(monkeypatch) -> None:
     calls = []
     real = config.validate
     monkeypatch.setattr(config, "validate", lambda d: calls.append(d) or real(d))
-    done = list(batches.execute(cfg, batches.plan(cfg)))
+    done = list(batches.execute(cfg, batches.plan(cfg), lambda b, r: None))
     assert len(done) == 4
     assert calls == []
 
@@ -409,3 +409,127 @@ def test_argument_errors_are_one_line(capsys, args: list, message: str) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert message in err
+
+
+def _failing_batch(error: BaseException, after: int) -> object:
+    """A run_batch that raises ``error`` once ``after`` batches are done."""
+    from trajectories.pipeline import batches
+
+    real, calls = batches.run_batch, []
+
+    def run_batch(point: object, batch: object, sweep: bool) -> object:
+        calls.append(batch)
+        if len(calls) > after:
+            raise error
+        return real(point, batch, sweep)
+
+    return run_batch
+
+
+@pytest.mark.parametrize(
+    ("error", "after", "expect", "kept"),
+    [
+        (ValueError("no such thing"), 0, "before any batch finished", False),
+        (ValueError("no such thing"), 2, "resuming would repeat the failure", True),
+        (OSError(28, "No space left on device"), 0, "resume with:", True),
+        (OSError(28, "No space left on device"), 2, "resume with:", True),
+    ],
+    ids=["failure first", "failure later", "disk full first", "disk full later"],
+)
+def test_a_failing_run_says_whether_to_resume(
+    error: BaseException,
+    after: int,
+    expect: str,
+    kept: bool,
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+) -> None:
+    """Exit 1; the resume hint only where resuming can succeed; a new run that an
+    error a resume would repeat stopped before any batch leaves no directory."""
+    from trajectories.pipeline import batches
+
+    monkeypatch.setattr(batches, "run_batch", _failing_batch(error, after))
+    out = tmp_path / "run"
+    assert main([*SMALL, "--out", str(out), "--jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert expect in err
+    assert ("resume with" in err) == isinstance(error, OSError)
+    assert out.exists() == kept
+    if kept:
+        saved = len(list((out / "batches").glob("*.seal.json")))
+        assert saved == after
+        assert f"{after} of 4 batches are saved" in err
+
+
+class _Terminal:
+    """A stream that says it is a terminal."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_status_line_is_shown_on_a_terminal_then_cleared() -> None:
+    from trajectories.pipeline.progress import StatusLine
+
+    term = _Terminal()
+    with StatusLine(quiet=False, stream=term) as status:
+        status("point 1/3: computing the exact steady state")
+    assert "point 1/3: computing the exact steady state" in term.text
+    assert term.text.endswith("\r\033[K")
+    quiet = _Terminal()
+    with StatusLine(quiet=True, stream=quiet) as status:
+        status("anything")
+    assert quiet.text == ""
+
+
+def test_progress_is_shown_before_the_first_batch(monkeypatch) -> None:
+    from trajectories.pipeline.progress import progress_bar
+
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    with progress_bar(800, 4, quiet=False):
+        assert "4 batches" in term.text
+        assert "0/800" in term.text
+    silent = _Terminal()
+    monkeypatch.setattr(sys, "stderr", silent)
+    with progress_bar(800, 4, quiet=True):
+        pass
+    assert silent.text == ""
+
+
+def test_preflight_reports_each_sweep_point(tmp_path: Path, monkeypatch) -> None:
+    from trajectories.pipeline import cli
+
+    steps = []
+    monkeypatch.setattr(cli, "StatusLine", lambda quiet: _Recorder(steps))
+    code = main(
+        [*SMALL, "--set", "sweep.machine.g=[0.01, 0]", "--out", str(tmp_path / "x")]
+    )
+    assert code == 2
+    assert "point 1/2: computing the exact steady state" in steps
+    assert "point 2/2: building the model" in steps
+
+
+class _Recorder:
+    def __init__(self, steps: list[str]) -> None:
+        self.steps = steps
+
+    def __call__(self, text: str) -> None:
+        self.steps.append(text)
+
+    def __enter__(self) -> _Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

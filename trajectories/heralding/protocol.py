@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from qutip import Qobj
 
 
-def _steady_estimates(burn_in: float, T: float, samples: int) -> dict:
+def steady_estimate_options(burn_in: float, T: float, samples: int) -> dict:
     """Engine options of the run's own steady-state estimates: ``samples`` ensemble
     samples over [0, b] (quadratically spaced, dense early) and b, and one
     time-average window [b, b + T] before the first attempt."""
@@ -63,7 +63,7 @@ def run_heralding(
     t = b + kT, k = 1..n_attempts (T = ``attempt_period``, b = ``burn_in``), from
     ``initial`` (default "steady"; or an array or Qobj), restarting from ``restart``
     after a pair, in banks of ``n_machines``; with ``relaxation_samples`` > 0 the run
-    also estimates the steady state (``_steady_estimates``).
+    also estimates the steady state (``steady_estimate_options``).
 
     ``average_elements`` (i, j): time-average only these elements of the density
     (``engine.averages.ElementAverage``; default all).
@@ -97,7 +97,7 @@ def run_heralding(
         chunk_size=chunk_size,
         attempt_times=times,
         attempts=recorder,
-        **_steady_estimates(burn_in, T, relaxation_samples),
+        **steady_estimate_options(burn_in, T, relaxation_samples),
     )
     return HeraldingRun(
         model, T, n_machines, float(burn_in), start, restart, recorder, ensemble

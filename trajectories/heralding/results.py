@@ -29,7 +29,6 @@ from analysis.waiting_times import (
 from trajectories.engine.ensemble import Ensemble
 from trajectories.heralding.measures import post_selected_measures
 from trajectories.heralding.recorder import AttemptRecorder
-from trajectories.system.filters import OUTCOMES
 from trajectories.system.models import OpenSystem
 from trajectories.system.qobj import to_qobj
 
@@ -87,9 +86,8 @@ class HeraldingRun:
         restart)."""
         n, A = self.n_traj, self.n_attempts
         traj = np.repeat(np.arange(n), A)
-        code = self.recorder.outcome.ravel()
-        names = np.array(OUTCOMES)[code]
-        side = np.char.partition(names.astype(str), "_")
+        code = self.recorder.outcome.ravel()  # OUTCOMES index: 2 fail_A + fail_B
+        sides = ["pass", "fail"]
         return pd.DataFrame(
             {
                 "trajectory": traj,
@@ -97,8 +95,8 @@ class HeraldingRun:
                 "bank": traj // self.n_machines,
                 "attempt": np.tile(np.arange(1, A + 1), n),
                 "time": np.tile(self.attempt_times, n),
-                "outcome_A": pd.Categorical(side[:, 0], categories=["pass", "fail"]),
-                "outcome_B": pd.Categorical(side[:, 2], categories=["pass", "fail"]),
+                "outcome_A": pd.Categorical.from_codes(code // 2, categories=sides),
+                "outcome_B": pd.Categorical.from_codes(code % 2, categories=sides),
                 "success": code == 0,
                 "born_p_suc": self.recorder.born.ravel().astype(float),
                 "k": self.since_restart.ravel(),

@@ -7,8 +7,9 @@ config and the seed: not on the number of jobs, the backend, or which batches ra
 before an interruption.
 
 Backends: joblib's ``loky`` on local cores (default) or ``dask`` (a dask.distributed
-scheduler at ``scheduler``; ``pip install -e ".[cluster]"``). Results stream back as
-batches finish and are written by the caller, so a failure loses no finished batch;
+scheduler at ``scheduler``; ``pip install -e ".[cluster]"``). Each batch's records
+are written as it finishes (by the local worker that ran it, or by the parent for
+dask), so a failure loses no finished batch;
 a local worker ends within a second of its parent's death (no orphans after a
 ``kill -9`` of the run).
 """
@@ -18,7 +19,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from trajectories.exact.states import steady_state
 from trajectories.heralding.protocol import run_heralding
-from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.config import ConfigError, RunConfig
 from trajectories.pipeline.states import state_support, states_table
 
 RELAXATION_SAMPLES = 16
@@ -107,31 +109,43 @@ def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.Data
     return {"attempts": attempts, "runs": runs, "states": states}
 
 
+Writer = Callable[[Batch, dict[str, pd.DataFrame]], None]
+"""Writes a batch's records (``RunDirectory.write_batch``)."""
+
+
 def execute(
     config: RunConfig,
     batches: list[Batch],
+    write: Writer,
     *,
     n_jobs: int = 1,
     backend: str = "loky",
     scheduler: str | None = None,
-) -> Iterator[tuple[Batch, dict[str, pd.DataFrame]]]:
-    """Run batches, yielding (batch, records) as each one finishes."""
+    client: Any = None,
+) -> Iterator[Batch]:
+    """Run and write batches, yielding each one once its records are written.
+
+    Local workers (loky) write their own records, so only the batch travels back to
+    the parent; with dask (whose workers need not share the run's file system) the
+    parent writes what they return. Dask runs through ``client``, else a client of
+    ``scheduler`` of its own.
+    """
     points, sweep = config.points(), bool(config.sweep)
     if n_jobs == 1 and backend == "loky":
         for b in batches:
-            yield b, run_batch(points[b.point], b, sweep)
+            yield _run_and_write(points[b.point], b, sweep, write)
         return
-    tasks = (delayed(_tagged)(points[b.point], b, sweep) for b in batches)
     if backend == "dask":
-        client = _dask_client(scheduler)
-        try:
+        tasks = (delayed(_tagged)(points[b.point], b, sweep) for b in batches)
+        with connected(backend, scheduler, client):
             with parallel_config(backend="dask", n_jobs=n_jobs):
-                yield from Parallel(return_as="generator_unordered")(tasks)
-        finally:
-            client.close()
+                for batch, records in Parallel(return_as="generator_unordered")(tasks):
+                    write(batch, records)
+                    yield batch
         return
     if backend != "loky":
         raise ValueError(f"backend={backend!r} must be 'loky' or 'dask'")
+    tasks = (delayed(_run_and_write)(points[b.point], b, sweep, write) for b in batches)
     with parallel_config(backend="loky", initializer=_stop_with_parent):
         yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
 
@@ -140,6 +154,11 @@ def _tagged(
     point: RunConfig, batch: Batch, sweep: bool
 ) -> tuple[Batch, dict[str, pd.DataFrame]]:
     return batch, run_batch(point, batch, sweep)
+
+
+def _run_and_write(point: RunConfig, batch: Batch, sweep: bool, write: Writer) -> Batch:
+    write(batch, run_batch(point, batch, sweep))
+    return batch
 
 
 _WATCHED: list[int] = []
@@ -163,13 +182,33 @@ def _stop_with_parent(interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
 
 
-def _dask_client(scheduler: str | None) -> Any:
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the dask scheduler (``connected``)."""
+
+
+@contextmanager
+def connected(backend: str, scheduler: str | None, client: Any = None) -> Iterator[Any]:
+    """The dask client of ``backend`` "dask" (None for "loky"): ``client`` if given,
+    else one connected to ``scheduler`` within ``CONNECT_TIMEOUT`` seconds and closed
+    on the way out. A ConfigError if the scheduler is missing or unreachable."""
+    if backend != "dask" or client is not None:
+        yield client
+        return
     try:
         from dask.distributed import Client
     except ImportError:
-        raise ValueError(
-            "backend='dask' needs dask.distributed: pip install -e '.[cluster]'"
+        raise ConfigError(
+            "--backend dask needs dask.distributed: pip install -e '.[cluster]'"
         ) from None
     if not scheduler:
-        raise ValueError("backend='dask' needs --scheduler ADDRESS (tcp://host:port)")
-    return Client(scheduler)
+        raise ConfigError("--backend dask needs --scheduler ADDRESS (tcp://host:port)")
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError, TimeoutError) as err:
+        raise ConfigError(
+            f"--scheduler {scheduler}: cannot connect to the dask scheduler ({err})"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()

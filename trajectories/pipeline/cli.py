@@ -2,8 +2,10 @@
 
 Runs the heralding protocol of a config (or every point of its sweep) in batches,
 writes a run directory and prints a heralding summary with errors and exact values.
-Exit codes: 0 success, 2 bad config or arguments, 1 any other failure (finished
-batches are kept; ``--resume`` completes the run).
+Before the run directory exists, pre-flight checks the config, every grid point's
+model and exact references (``preflight``) and the backend connection. Exit codes
+(``exit_codes``): 0 success, 2 bad input, one line; 1 a failure during the run
+(finished batches are kept; ``--resume`` completes the run where it can succeed).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import datetime as dt
 import os
 import signal
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES, relaxation_time
-from trajectories.pipeline.batches import execute, plan
+from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES
+from trajectories.pipeline.batches import connected, execute, plan
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
@@ -25,6 +29,7 @@ from trajectories.pipeline.config import (
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.help_text import help_epilog, list_presets, show_config
 from trajectories.pipeline.preflight import check_can_succeed
+from trajectories.pipeline.progress import StatusLine, progress_bar
 from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
@@ -129,6 +134,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _config(args: argparse.Namespace) -> tuple[RunConfig, str]:
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out DIRECTORY, the run to complete")
     overrides = list(args.set)
     if args.seed is not None:
         overrides.append(f"sampling.seed={args.seed}")
@@ -138,20 +145,6 @@ def _config(args: argparse.Namespace) -> tuple[RunConfig, str]:
     config = load_config(args.config, tuple(overrides))
     name = Path(args.config).stem if args.config else "default"
     return config, name
-
-
-def _progress(total: int, quiet: bool):
-    from tqdm import tqdm
-
-    disable = quiet or not sys.stderr.isatty()
-    return tqdm(
-        total=total,
-        unit="traj",
-        desc="trajectories",
-        disable=disable,
-        file=sys.stderr,
-        smoothing=0.1,
-    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -172,19 +165,35 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.jobs == 0 or args.jobs < -1:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
-    check_can_succeed(config)
-    check_workload(config, args.force, args.quiet)
-    if not args.quiet:
-        _print_burn_in(config)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    out = args.out or Path("runs") / f"{name}-{stamp}"
-    rundir = RunDirectory(out)
-    with rundir.locked():
-        return _run_locked(args, config, rundir)
+    if args.scheduler is not None and args.backend != "dask":
+        raise ConfigError(f"--scheduler={args.scheduler} needs --backend dask")
+    with ExitStack() as stack:
+        client = _preflight(args, config, stack)
+        if not args.quiet:
+            _print_burn_in(config)
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        out = args.out or Path("runs") / f"{name}-{stamp}"
+        rundir = RunDirectory(out)
+        with rundir.locked():
+            return _run_locked(args, config, rundir, client)
+
+
+def _preflight(args: argparse.Namespace, config: RunConfig, stack: ExitStack) -> Any:
+    """Check every grid point (``check_can_succeed``) and the work estimate
+    (``check_workload``), and connect to the backend, before the run directory
+    exists; the dask client (kept open by ``stack``) or None. A status line on a
+    terminal says what is being computed."""
+    with StatusLine(args.quiet) as status:
+        check_can_succeed(config, status)
+        status.clear()
+        check_workload(config, args.force, args.quiet)
+        if args.backend == "dask":
+            status(f"connecting to the dask scheduler {args.scheduler}")
+        return stack.enter_context(connected(args.backend, args.scheduler))
 
 
 def _run_locked(
-    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory
+    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory, client: Any
 ) -> int:
     """Run the missing batches of a locked run directory, then summarise."""
     out, batches = rundir.path, plan(config)
@@ -197,25 +206,20 @@ def _run_locked(
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with _progress(sum(b.size for b in batches), args.quiet) as bar:
+        total = sum(b.size for b in batches)
+        with progress_bar(total, len(batches), args.quiet) as bar:
             bar.update(done_traj)
-            for batch, records in execute(
+            for batch in execute(
                 config,
                 todo,
+                rundir.write_batch,
                 n_jobs=n_jobs,
                 backend=args.backend,
-                scheduler=args.scheduler,
+                client=client,
             ):
-                rundir.write_batch(batch, records)
                 bar.update(batch.size)
     except (KeyboardInterrupt, Exception) as err:
-        n_done = sum(rundir.has_batch(b) for b in batches)
-        print(
-            f"error: run stopped ({type(err).__name__}: {err}); {n_done} of "
-            f"{len(batches)} batches are saved in {out}.\n"
-            f"resume with: python -m trajectories.run --out {out} --resume",
-            file=sys.stderr,
-        )
+        print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
     records = read_records(config, rundir)
     rows = summarize(config, records)
@@ -229,11 +233,47 @@ def _run_locked(
     return 0
 
 
+DETERMINISTIC = (
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    LookupError,
+    NotImplementedError,
+    TypeError,
+    ValueError,
+)
+"""Errors of a computation that a resumed run would repeat (the records of a batch
+depend on nothing but the config)."""
+
+
+def _stopped(
+    err: BaseException, rundir: RunDirectory, batches: list, resumed: bool
+) -> str:
+    """What a run stopped by ``err`` says: how many batches are saved, and how to
+    resume where resuming can succeed (not after an error that a resumed run would
+    repeat: then a new run that saved nothing is removed)."""
+    n_done = sum(rundir.has_batch(b) for b in batches)
+    what = f"{type(err).__name__}: {err}"
+    if isinstance(err, DETERMINISTIC):
+        if n_done == 0 and not resumed:
+            rundir.discard()
+            return f"error: run failed ({what}) before any batch finished; no run kept"
+        return (
+            f"error: run failed ({what}); {n_done} of {len(batches)} batches are "
+            f"saved in {rundir.path}; resuming would repeat the failure"
+        )
+    return (
+        f"error: run stopped ({what}); {n_done} of {len(batches)} batches are saved "
+        f"in {rundir.path}.\nresume with: python -m trajectories.run --out "
+        f"{rundir.path} --resume"
+    )
+
+
 def _print_burn_in(config: RunConfig) -> None:
     """Say which burn-in is in force where it is the default of a non-steady start."""
     for i, point in enumerate(config.points()):
         if point.sampling.initial != "steady" and point.sampling.burn_in is None:
-            tau = relaxation_time(point.build_model())
+            tau = point.burn_in / BURN_IN_RELAXATION_TIMES
             where = f"point {i}: " if config.sweep else ""
             print(
                 f"{where}burn-in {point.burn_in:.6g} = {BURN_IN_RELAXATION_TIMES:g} "

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -178,7 +179,7 @@ class RunConfig:
         try:
             machine = presets.PRESETS[kind](**kwargs)
         except ValueError as err:
-            raise ConfigError(f"[{kind} machine] {err}") from None
+            raise ConfigError(f"[{kind} machine] {qualified(err, 'machine')}") from None
         try:
             machine = presets.refilter(
                 machine,
@@ -188,7 +189,9 @@ class RunConfig:
                 f.get("target_phases"),
             )
         except ValueError as err:
-            raise ConfigError(f"[filter of the {kind} machine] {err}") from None
+            raise ConfigError(
+                f"[filter of the {kind} machine] {qualified(err, 'filter')}"
+            ) from None
         try:
             b = self.baths
             if b["model"] == "reset":
@@ -200,8 +203,18 @@ class RunConfig:
             raise
         except ValueError as err:
             raise ConfigError(
-                f"[{kind} machine / {self.baths['model']} model] {err}"
+                f"[{kind} machine / {self.baths['model']} model] "
+                f"{qualified(err, 'baths')}"
             ) from None
+
+
+def qualified(message: object, section: str) -> str:
+    """``message`` with the keys of ``section`` it names (``key=``, ``key[``,
+    ``key has``) written in full, ``section.key``."""
+    names = "|".join(sorted(SCHEMA[section], key=len, reverse=True))
+    return re.sub(
+        rf"(?<![\w.])({names})(?=[=\[]| has )", rf"{section}.\1", str(message)
+    )
 
 
 def _check_section(name: str, data: Any) -> dict[str, Any]:
@@ -270,6 +283,8 @@ def _resolve_baths(given: dict[str, Any]) -> dict[str, Any]:
 def validate(data: Mapping[str, Any]) -> RunConfig:
     """Check every section and key of a parsed TOML document and fill in the
     defaults of the keys it does not name."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a config must be a table of sections, got {data!r}")
     unknown = set(data) - set(SCHEMA) - {"sweep"}
     if unknown:
         key = sorted(unknown)[0]
@@ -336,7 +351,7 @@ def _check_sweep(data: Any, kind: str, model: str) -> dict[str, list[Any]]:
 def parse_override(text: str) -> tuple[str, Any]:
     """``section.key=value`` with a TOML value (bare words are read as strings)."""
     key, sep, raw = text.partition("=")
-    if not sep or "." not in key:
+    if not sep or "." not in key or not all(key.strip().split(".")):
         raise ConfigError(f"--set {text!r} must look like section.key=value")
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -345,34 +360,67 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _config_text(source: str) -> str:
+    """The text of a config file (or of the preset ``source``); a ConfigError saying
+    plainly why a file cannot be read."""
+    path = Path(source)
+    if not path.suffix and not path.exists():
+        return preset_text(source)
+    where = f"config file {source!r}"
+    if not path.exists():
+        raise ConfigError(f"{where} does not exist")
+    if path.is_dir():
+        raise ConfigError(f"{where} is a directory, not a TOML file")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(f"{where} cannot be read ({err.strerror})") from None
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ConfigError(
+            f"{where} is UTF-16 text; TOML files are UTF-8: save it as UTF-8"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"{where} is not UTF-8 text (byte {data[err.start]:#04x} at offset "
+            f"{err.start}); TOML files are UTF-8: save it as UTF-8"
+        ) from None
+    if not text.strip():
+        raise ConfigError(
+            f"{where} is empty; give no config (or the preset 'default') to run "
+            "the default"
+        )
+    return text
+
+
 def load_config(
     source: str | None = None, overrides: tuple[str, ...] = ()
 ) -> RunConfig:
     """Load a TOML file, a named preset (``preset_names()``) or the default."""
-    if source is None:
-        text = preset_text("default")
-    else:
-        path = Path(source)
-        if not path.suffix and not path.exists():
-            text = preset_text(source)
-        elif not path.exists():
-            raise ConfigError(f"config file {source!r} does not exist")
-        else:
-            text = path.read_text()
+    text = preset_text("default") if source is None else _config_text(source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(
             f"{source or 'default config'} is not valid TOML: {err}"
         ) from None
+    return validate(apply_overrides(data, overrides))
+
+
+def apply_overrides(data: dict[str, Any], overrides: tuple[str, ...]) -> dict[str, Any]:
+    """``data`` with each ``--set section.key=value`` (``sweep.section.key=[...]``
+    sets a sweep axis) applied."""
     for item in overrides:
         key, value = parse_override(item)
         section, name = key.split(".", 1)
-        if section == "sweep":
-            data.setdefault("sweep", {})[name] = value
-        else:
-            data.setdefault(section, {})[name] = value
-    return validate(data)
+        table = data.setdefault(section, {})
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"--set {item}: [{section}] must be a table, got {table!r}"
+            )
+        table[name] = value
+    return data
 
 
 # ------------------------------------------------------------ runs that cannot succeed

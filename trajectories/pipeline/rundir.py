@@ -38,7 +38,7 @@ from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
-    parse_override,
+    apply_overrides,
     validate,
 )
 from trajectories.pipeline.integrity import (
@@ -130,6 +130,8 @@ class RunDirectory:
             if (isinstance(data, dict))
             else ["config"]
         )
+        if not missing and not isinstance(data["config"], dict):
+            missing = ["config table"]
         if missing:
             raise ConfigError(
                 f"{self.manifest_path} is damaged (no {missing[0]!r}); start a new "
@@ -139,18 +141,14 @@ class RunDirectory:
 
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
-        data = self.manifest()["config"]
-        for item in overrides:
-            key, value = parse_override(item)
-            section, name = key.split(".", 1)
-            data.setdefault(section, {})[name] = value
-        return validate(data)
+        return validate(apply_overrides(self.manifest()["config"], overrides))
 
     @contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the run's lock (created with the directory if need be): a second
         process on the same directory gets a ConfigError naming the holder. A
-        directory created here and left empty is removed on the way out."""
+        directory created here and left empty is removed on the way out, with the
+        parents created for it."""
         created = self._make_directory()
         lock = FileLock(self.path / LOCK, timeout=0)
         try:
@@ -172,27 +170,30 @@ class RunDirectory:
         finally:
             holder.unlink(missing_ok=True)
             lock.release()
-            if created and not any(
+            if created is not None and not any(
                 p.name not in (LOCK, f"{LOCK}.holder") for p in self.path.iterdir()
             ):
-                shutil.rmtree(self.path, ignore_errors=True)
+                shutil.rmtree(created, ignore_errors=True)
+            elif not self.manifest_path.exists():  # a directory of the user's
+                (self.path / LOCK).unlink(missing_ok=True)
 
-    def _make_directory(self) -> bool:
-        """Create the run directory; whether it is new. ConfigError if ``--out`` is
-        a file or lies inside one."""
+    def _make_directory(self) -> Path | None:
+        """Create the run directory; the first directory created for it (itself or
+        a parent), None if it existed. ConfigError if ``--out`` is a file or lies
+        inside one."""
         for parent in (self.path, *self.path.parents):
             if parent.exists() and not parent.is_dir():
                 raise ConfigError(
                     f"--out {self.path}: {parent} is a file, not a directory"
                 )
-        existed = self.path.is_dir()
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise ConfigError(
                 f"--out {self.path}: cannot create it ({err.strerror})"
             ) from None
-        return not existed
+        return missing[-1] if missing else None
 
     def _holder(self) -> str:
         try:
@@ -205,14 +206,25 @@ class RunDirectory:
             return "another run"
 
     def prepare(self, config: RunConfig, batches: list[Batch], *, resume: bool) -> None:
-        """Create the manifest, or check it when resuming (same config, same package
-        version); a finished run is reopened only if some batch is damaged."""
+        """Create the manifest (in a new or empty directory), or check it when
+        resuming (same config, same package version); a finished run is reopened only
+        if some batch is damaged."""
         data = json.loads(json.dumps(config.to_dict()))
         if self.manifest_path.exists():
             self._reopen(data, batches, resume)
             return
         if resume:
             raise ConfigError(f"--resume: {self.path} has no run to resume")
+        other = sorted(
+            p.name
+            for p in self.path.iterdir()
+            if p.name not in (LOCK, f"{LOCK}.holder")
+        )
+        if other:
+            raise ConfigError(
+                f"--out {self.path} holds no run but other files ({other[0]!r}"
+                f"{', ...' if len(other) > 1 else ''}); choose a new or empty directory"
+            )
         self.batch_dir.mkdir(parents=True, exist_ok=True)
         manifest = {
             "config": data,
@@ -233,6 +245,12 @@ class RunDirectory:
             ],
         }
         _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
+
+    def discard(self) -> None:
+        """Remove what ``prepare`` wrote, for a new run that finished no batch (a
+        directory that ``locked`` created goes with the lock)."""
+        self.manifest_path.unlink(missing_ok=True)
+        shutil.rmtree(self.batch_dir, ignore_errors=True)
 
     def _reopen(self, data: dict[str, Any], batches: list[Batch], resume: bool) -> None:
         old = self.manifest()

@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 from analysis.estimators import (
     COUNT_MIN,
     ResolvedEstimate,
+    binomial_se,
     count_mean_estimate,
     mean_estimate,
 )
@@ -54,7 +55,7 @@ def _exact_se(
 ) -> dict[str, Any]:
     """A frequency among n trials with the binomial SE of the exact probability
     (a score test): resolved when n p and n (1 - p) reach ``expected_min``."""
-    se = math.sqrt(max(exact * (1 - exact), 0.0) / n) if n else math.nan
+    se = binomial_se(exact, n)
     count = n * min(exact, 1 - exact)
     ok = count >= expected_min
     reason = "" if ok else f"expected count {count:.3g} < {expected_min:g}"

@@ -101,8 +101,13 @@ def _entries(
     if check is not None:
         entries = [check(v, f"{name}[{k}]") for k, v in enumerate(entries)]
     if len(entries) != size:
-        raise ValueError(f"{name} has {len(entries)} entries; d={d} needs {size}")
+        raise ValueError(f"{name} has {_count(entries)}; d={d} needs {size}")
     return entries
+
+
+def _count(entries: list) -> str:
+    """The number of ``entries`` in words: '1 entry', '2 entries'."""
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
 
 
 def _schmidt_target(couplings: list[complex]) -> NDArray[np.complex128] | None:
@@ -287,7 +292,7 @@ def _components(
     entries = [check(v, f"{name}[{k}]") for k, v in enumerate(items)]
     if len(entries) != m:
         raise ValueError(
-            f"{name}={list(values)!r} has {len(entries)} entries; the kept levels "
+            f"{name}={list(values)!r} has {_count(entries)}; the kept levels "
             f"need min(k_A, k_B) = {m}"
         )
     return entries

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis.estimators import z_score
+from analysis.estimators import binomial_se, z_score
 from analysis.heralding_stats import p_suc_table, quality_table, ratio_groups
 from analysis.measures import fidelity
 from analysis.waiting_times import (
@@ -166,7 +166,7 @@ def round_success(run: HeraldingRun) -> dict[str, float]:
         run.model, run.attempt_period, run.n_machines, run.initial_dm
     )
     value = float(hit.mean())
-    se = math.sqrt(exact * (1 - exact) / hit.size)
+    se = binomial_se(exact, hit.size)
     return {
         "value": value,
         "se": se,
