@@ -68,11 +68,11 @@ def test_refused_above_a_limit_unless_forced(
     out = tmp_path / "run"
     assert main([*SMALL, "--out", str(out)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 2  # the estimate, then the refusal
-    assert lines[1].startswith("error: the run needs ")
-    assert named in lines[1]
-    assert "above the limit of" in lines[1]
-    assert "--force" in lines[1]
+    assert len(lines) == 1
+    assert lines[0].startswith("error: the run needs ")
+    assert named in lines[0]
+    assert "above the limit of" in lines[0]
+    assert "--force" in lines[0]
     assert not out.exists()
     assert main([*SMALL, "--out", str(out), "--force", "--quiet"]) == 0
     assert (out / "summary.json").exists()

@@ -34,7 +34,12 @@ from trajectories.pipeline.records import read_records
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
-from trajectories.pipeline.workload import check_grid_size, check_workload
+from trajectories.pipeline.workload import (
+    Workload,
+    check_grid_size,
+    check_workload,
+    format_workload,
+)
 
 EXAMPLES = """examples:
   python -m trajectories.run                         the embedded default (qutrit)
@@ -168,36 +173,45 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is not None and args.backend != "dask":
         raise ConfigError(f"--scheduler={args.scheduler} needs --backend dask")
     with ExitStack() as stack:
-        client = _preflight(args, config, stack)
+        client, work = _preflight(args, config, stack)
         if not args.quiet:
             _print_burn_in(config)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         out = args.out or Path("runs") / f"{name}-{stamp}"
         rundir = RunDirectory(out)
         with rundir.locked():
-            return _run_locked(args, config, rundir, client)
+            return _run_locked(args, config, rundir, client, work)
 
 
-def _preflight(args: argparse.Namespace, config: RunConfig, stack: ExitStack) -> Any:
+def _preflight(
+    args: argparse.Namespace, config: RunConfig, stack: ExitStack
+) -> tuple[Any, Workload]:
     """Check every grid point (``check_can_succeed``) and the work estimate
     (``check_workload``), and connect to the backend, before the run directory
-    exists; the dask client (kept open by ``stack``) or None. A status line on a
-    terminal says what is being computed."""
+    exists; the dask client (kept open by ``stack``) or None, and the estimate. A
+    status line on a terminal says what is being computed."""
     with StatusLine(args.quiet) as status:
         check_can_succeed(config, status)
-        status.clear()
-        check_workload(config, args.force, args.quiet)
+        status("estimating the work")
+        work = check_workload(config, args.force)
         if args.backend == "dask":
             status(f"connecting to the dask scheduler {args.scheduler}")
-        return stack.enter_context(connected(args.backend, args.scheduler))
+        return stack.enter_context(connected(args.backend, args.scheduler)), work
 
 
 def _run_locked(
-    args: argparse.Namespace, config: RunConfig, rundir: RunDirectory, client: Any
+    args: argparse.Namespace,
+    config: RunConfig,
+    rundir: RunDirectory,
+    client: Any,
+    work: Workload,
 ) -> int:
-    """Run the missing batches of a locked run directory, then summarise."""
+    """Run the missing batches of a locked run directory (the work estimate on
+    stderr first), then summarise."""
     out, batches = rundir.path, plan(config)
     rundir.prepare(config, batches, resume=args.resume)
+    if not args.quiet:
+        print(format_workload(work), file=sys.stderr)
     for name, why in rundir.damaged.items():
         print(f"batch {name}: {why}; recomputing it", file=sys.stderr)
     todo = [b for b in batches if not rundir.has_batch(b)]

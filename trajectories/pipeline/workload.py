@@ -1,6 +1,7 @@
 """A pre-flight estimate of the work of a run, and its refusal above ``LIMITS``.
 
-Printed on stderr before the run directory is created (``cli``):
+Checked before the run directory is created and printed on stderr when the run
+starts (``cli``):
 
 * jumps: a machine jumps at the total rate r = sum_k Tr[L_k rho L_k^dag] =
   Tr[G rho], G = sum_k L_k^dag L_k: r = p_A + p_B whatever the state for the reset
@@ -24,7 +25,6 @@ The grid size is checked before the grid is built (``check_grid_size``).
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -212,13 +212,10 @@ def format_workload(w: Workload) -> str:
     )
 
 
-def check_workload(config: RunConfig, force: bool, quiet: bool) -> Workload:
-    """Print the estimate on stderr (unless ``quiet``) and refuse a run above
-    ``LIMITS`` unless ``force``: a ConfigError naming the estimate, the limit and
-    --force."""
+def check_workload(config: RunConfig, force: bool) -> Workload:
+    """The estimate of ``config``'s work; a ConfigError naming the estimate, the
+    limit and --force for a run above ``LIMITS`` (unless ``force``)."""
     w = estimate(config)
-    if not quiet:
-        print(format_workload(w), file=sys.stderr)
     over = [
         (
             f"~{_duration(w.cpu_seconds)} of CPU",
