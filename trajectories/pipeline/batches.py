@@ -16,7 +16,9 @@ a local worker ends within a second of its parent's death (no orphans after a
 
 from __future__ import annotations
 
+import gc
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -186,6 +188,18 @@ CONNECT_TIMEOUT = 5.0
 """Seconds to wait for the dask scheduler (``connected``)."""
 
 
+def _reachable(scheduler: str) -> None:
+    """OSError or ValueError unless a TCP (or TLS) scheduler address accepts a
+    connection within ``CONNECT_TIMEOUT`` seconds (other schemes are left to dask):
+    no dask Client is built for an address nothing listens on."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(scheduler)
+    if scheme in ("tcp", "tls"):
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+
+
 @contextmanager
 def connected(backend: str, scheduler: str | None, client: Any = None) -> Iterator[Any]:
     """The dask client of ``backend`` "dask" (None for "loky"): ``client`` if given,
@@ -203,8 +217,13 @@ def connected(backend: str, scheduler: str | None, client: Any = None) -> Iterat
     if not scheduler:
         raise ConfigError("--backend dask needs --scheduler ADDRESS (tcp://host:port)")
     try:
+        _reachable(scheduler)
         client = Client(scheduler, timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError, TimeoutError) as err:
+        # a Client whose construction failed is closed by its __del__: let that run
+        # now, not in the next thread that starts (where it deadlocks on the lock
+        # of a new Client's event loop)
+        gc.collect()
         raise ConfigError(
             f"--scheduler {scheduler}: cannot connect to the dask scheduler ({err})"
         ) from None
