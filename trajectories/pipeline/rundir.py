@@ -26,7 +26,7 @@ import platform
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,13 @@ class RunDirectory:
             )
         return data
 
+    @cached_property
+    def config_sha256(self) -> str:
+        """The digest of the run's config (``integrity.config_digest``), read from
+        the manifest once, not once per batch (set by ``prepare`` for a new run, so
+        that the workers it is pickled to do not read it either)."""
+        return config_digest(self.manifest()["config"])
+
     def load_config(self, overrides: tuple[str, ...] = ()) -> RunConfig:
         """The config recorded in the manifest (for --resume without a config)."""
         return validate(apply_overrides(self.manifest()["config"], overrides))
@@ -226,9 +233,10 @@ class RunDirectory:
                 f"{', ...' if len(other) > 1 else ''}); choose a new or empty directory"
             )
         self.batch_dir.mkdir(parents=True, exist_ok=True)
+        self.config_sha256 = config_digest(data)
         manifest = {
             "config": data,
-            "config_sha256": config_digest(data),
+            "config_sha256": self.config_sha256,
             "seed": config.sampling.seed,
             "versions": _versions(),
             "started": _now(),
@@ -298,8 +306,9 @@ class RunDirectory:
             records[table].to_parquet(buffer, index=False)
             blobs[table] = buffer.getvalue()
             _atomic_write_bytes(self._file(batch, table), blobs[table])
-        digest = config_digest(self.manifest()["config"])
-        seal = make_seal(blobs, records, _versions()["trajectories"], digest)
+        seal = make_seal(
+            blobs, records, _versions()["trajectories"], self.config_sha256
+        )
         _atomic_write_text(self._seal_path(batch), json.dumps(seal))
 
     def verify(self, batches: list[Batch]) -> dict[str, str]:
@@ -322,8 +331,7 @@ class RunDirectory:
             seal = json.loads(self._seal_path(batch).read_text())
         except (OSError, ValueError):
             seal = None
-        digest = config_digest(self.manifest()["config"])
-        problem = seal_problem(seal, digest, TABLES)
+        problem = seal_problem(seal, self.config_sha256, TABLES)
         frames: dict[str, pd.DataFrame] = {}
         for table in TABLES if problem is None else ():
             try:
