@@ -38,7 +38,7 @@ def z_score(value: float, se: float, exact: float) -> float:
 
 ESS_MIN = 100.0
 """Smallest effective sample size at which an estimate and its SE are reported
-(below it: "not resolved"). The coverage study (``examples/coverage.py``) measures
+(below it: "not resolved"). The coverage study (``examples/coverage_study.py``) measures
 the 95% intervals at and above it."""
 
 

@@ -1,4 +1,4 @@
-"""A small coverage study (``examples/coverage.py`` runs the full one): over 40
+"""A small coverage study (``examples/coverage_study.py`` runs the full one): over 40
 independent runs, the 95% intervals of every resolved quantity cover the exact value
 as often as a 95% binomial law allows, and intervals a quarter as wide (negative
 control) do not.

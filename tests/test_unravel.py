@@ -112,7 +112,12 @@ LINDBLAD_MODELS = {
 
 
 def stationary_outcome(
-    model: OpenSystem, n_traj: int, t_max: float, seed: int, label: str
+    model: OpenSystem,
+    n_traj: int,
+    t_max: float,
+    seed: int,
+    label: str,
+    kernel: str = "auto",
 ) -> Outcome:
     """Ensemble rho at t_max/2 and t_max, time-average rho, p_suc (three
     estimators) and the jump rate per channel against the exact steady state."""
@@ -124,6 +129,7 @@ def stationary_outcome(
         t_max=t_max,
         sample_times=[t_max / 2, t_max],
         n_windows=4,
+        kernel=kernel,
     )
     z = [density_z(*ens.density(i), rho, SNAPSHOT_COUNT / n_traj) for i in (0, 1)]
     # a time average visits each state many times per trajectory: it resolves smaller
@@ -148,15 +154,24 @@ def stationary_outcome(
     return Outcome.of(z, flags=flags, label=label)
 
 
-def check_reset_stationary(name: str, seed: int = 11) -> Outcome:
+def check_reset_stationary(name: str, seed: int = 11, kernel: str = "auto") -> Outcome:
     model = RESET_MODELS[name]()
-    return stationary_outcome(model, 3000, 5000.0, seed, f"stationary {name}")
+    label = f"stationary {name} ({kernel})"
+    return stationary_outcome(model, 3000, 5000.0, seed, label, kernel)
 
 
-def check_lindblad_stationary(name: str, seed: int = 12) -> Outcome:
+def check_lindblad_stationary(
+    name: str, seed: int = 12, kernel: str = "auto"
+) -> Outcome:
     model = LINDBLAD_MODELS[name]()
     t_max = 3000.0 if name != "high-temperature" else 300.0
-    return stationary_outcome(model, 1500, t_max, seed, f"stationary {name}")
+    label = f"stationary {name} ({kernel})"
+    return stationary_outcome(model, 1500, t_max, seed, label, kernel)
+
+
+NUMPY_KERNEL = ("qutrit-gradient", "fig5b-dephasing")
+"""Models whose stationary checks also run on the numpy passes (``kernel="numpy"``),
+the engine's path where the compiled kernel does not apply."""
 
 
 def check_exceptional_point(seed: int = 13) -> Outcome:
@@ -277,6 +292,12 @@ STOCHASTIC_CHECKS = {
         f"stationary[{n}]": partial(check_lindblad_stationary, n)
         for n in sorted(LINDBLAD_MODELS)
     },
+    "stationary-numpy[qutrit-gradient]": partial(
+        check_reset_stationary, "qutrit-gradient", kernel="numpy"
+    ),
+    "stationary-numpy[fig5b-dephasing]": partial(
+        check_lindblad_stationary, "fig5b-dephasing", kernel="numpy"
+    ),
     **{f"relaxation[{k}]": partial(check_relaxation, k) for k in RELAXATION},
     "thermal-start": check_thermal_start,
     "time-average": check_time_average_and_autocorrelation,
@@ -298,6 +319,11 @@ def test_reset_model_stationary_estimates(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(LINDBLAD_MODELS))
 def test_lindblad_model_stationary_estimates(name: str) -> None:
     check_lindblad_stationary(name).check()
+
+
+@pytest.mark.parametrize("name", NUMPY_KERNEL)
+def test_numpy_kernel_stationary_estimates(name: str) -> None:
+    STOCHASTIC_CHECKS[f"stationary-numpy[{name}]"]().check()
 
 
 @pytest.mark.parametrize("kind", sorted(RELAXATION))

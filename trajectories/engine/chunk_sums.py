@@ -133,28 +133,28 @@ class ChunkSums:
         getattr(self, f"{pre}_obs_sq")[w] += (v**2).sum(axis=0)
         getattr(self, "n_batches" if window else "n_traj_batches")[w] += X.shape[0]
 
+    SUMS = (
+        "rho",
+        "rho_sq",
+        "obs",
+        "obs_sq",
+        "n_samples",
+        "win_rho",
+        "win_rho_sq",
+        "win_obs",
+        "win_obs_sq",
+        "n_batches",
+        "traj_rho",
+        "traj_rho_sq",
+        "traj_obs",
+        "traj_obs_sq",
+        "n_traj_batches",
+    )
+    """The running sums (every field but the per-trajectory counts and jumps)."""
+
     def merge(self, other: ChunkSums) -> ChunkSums:
         """Sums of two sets of trajectories (other's trajectories come after)."""
-        kw = {
-            name: getattr(self, name) + getattr(other, name)
-            for name in (
-                "rho",
-                "rho_sq",
-                "obs",
-                "obs_sq",
-                "n_samples",
-                "win_rho",
-                "win_rho_sq",
-                "win_obs",
-                "win_obs_sq",
-                "n_batches",
-                "traj_rho",
-                "traj_rho_sq",
-                "traj_obs",
-                "traj_obs_sq",
-                "n_traj_batches",
-            )
-        }
+        kw = {name: getattr(self, name) + getattr(other, name) for name in self.SUMS}
         return ChunkSums(
             **kw,
             counts=np.concatenate([self.counts, other.counts]),
@@ -163,6 +163,14 @@ class ChunkSums:
             ),
             jumps=self.jumps + other.jumps,
         )
+
+    def add_sums(self, other: ChunkSums) -> None:
+        """Add the running sums and jump records of ``other`` in place (not its
+        per-trajectory counts: see ``engine.ensemble``, which concatenates those
+        once)."""
+        for name in self.SUMS:
+            getattr(self, name).__iadd__(getattr(other, name))
+        self.jumps += other.jumps
 
 
 class JumpCounter:

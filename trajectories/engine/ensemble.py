@@ -59,6 +59,10 @@ propagator
     ``"eigen"``, ``"taylor"`` (see ``Unravelling.from_model``) or ``"auto"``:
     ``"taylor"`` when the initial state's amplitudes are graded beyond what the
     eigenbasis resolves (``propagation.needs_graded_propagation``).
+kernel
+    ``"auto"`` (default): the compiled kernel (``kernel.run_rows``) wherever it
+    applies (the eigenbasis propagator, no jump record), else the numpy passes;
+    ``"compiled"`` or ``"numpy"`` to insist on one (``event_loop.use_compiled``).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ from trajectories.engine.averages import (
     TimeAverage,
 )
 from trajectories.engine.chunk_sums import ChunkSums
-from trajectories.engine.event_loop import Attempts, run_chunk
+from trajectories.engine.event_loop import Attempts, run_chunk, use_compiled
 from trajectories.engine.initial_states import PureStateEnsemble
 from trajectories.engine.propagation import needs_graded_propagation
 from trajectories.engine.schedule import Schedule
@@ -268,6 +272,7 @@ def run_ensemble(
     attempts: Attempts | None = None,
     propagator: str = "auto",
     average_elements: tuple[ArrayLike, ArrayLike] | None = None,
+    kernel: str = "auto",
 ) -> Ensemble:
     """Simulate ``n_traj`` trajectories of ``model`` on [0, t_max] (module docstring).
 
@@ -287,6 +292,7 @@ def run_ensemble(
         t_max, sample_times, burn_in, n_windows, attempt_times, average_end
     )
     rho_0, unr = _unravelling(model, initial, interaction_picture, propagator)
+    use_compiled(unr, kernel, record_jumps)  # a bad ``kernel`` fails before any work
     names, ops, average = _estimated(model, unr, observables, average_elements)
     sums = _run_chunks(
         unr,
@@ -296,9 +302,7 @@ def run_ensemble(
         n_traj=n_traj,
         rng=rng,
         chunk_size=chunk_size,
-        record_jumps=record_jumps,
-        attempts=attempts,
-        average=average,
+        run=(record_jumps, attempts, average, kernel),
     )
     return Ensemble(
         sums=sums,
@@ -349,14 +353,14 @@ def _run_chunks(
     n_traj: int,
     rng: np.random.Generator,
     chunk_size: int,
-    record_jumps: bool,
-    attempts: Attempts | None,
-    average: TimeAverage,
+    run: tuple[bool, Attempts | None, TimeAverage, str],
 ) -> ChunkSums:
     """The merged sums of ``n_traj`` trajectories from ``start``, run in chunks of
-    ``chunk_size``, each with its own child streams of ``rng``."""
+    ``chunk_size``, each with its own child streams of ``rng``; ``run`` holds
+    ``run_chunk``'s record_jumps, attempts, average and kernel."""
+    record_jumps, attempts, average, kernel = run
     n_chunks = -(-int(n_traj) // int(chunk_size))
-    total = None
+    total, counts, late = None, [], []
     for b, child in enumerate(rng.spawn(n_chunks)):
         r_init, r_times, r_channels, r_attempts = child.spawn(4)
         m = min(chunk_size, n_traj - b * chunk_size)
@@ -372,8 +376,16 @@ def _run_chunks(
             attempts=attempts,
             rng_attempts=r_attempts,
             average=average,
+            kernel=kernel,
         )
-        total = sums if total is None else total.merge(sums)
+        counts.append(sums.counts)
+        late.append(sums.counts_after_burn_in)
+        if total is None:
+            total = sums
+        else:
+            total.add_sums(sums)
+    total.counts = np.concatenate(counts)  # once: merging per chunk is quadratic
+    total.counts_after_burn_in = np.concatenate(late)
     return total
 
 

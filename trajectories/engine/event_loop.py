@@ -19,12 +19,21 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from trajectories.engine.averages import FullAverage, TimeAverage
+from trajectories.engine.averages import ElementAverage, FullAverage, TimeAverage
 from trajectories.engine.chunk_sums import ChunkSums, JumpCounter
 from trajectories.engine.free_evolution import Motion
 from trajectories.engine.jump_times import clock_pass
 from trajectories.engine.jumps import jump_states
+from trajectories.engine.kernel_tables import (
+    KernelTables,
+    PairTables,
+    all_pairs,
+    kernel_tables,
+    pair_tables,
+    supports,
+)
 from trajectories.engine.schedule import Schedule
+from trajectories.engine.segment_integrals import Pairs
 from trajectories.engine.unravelling import Unravelling
 
 
@@ -94,6 +103,26 @@ def _non_finite(act: _Active, offset: int, rows: NDArray[np.int64]) -> None:
         )
 
 
+KERNELS = ("auto", "compiled", "numpy")
+"""How a chunk runs: the compiled kernel (``kernel.run_rows``), the vectorised numpy
+passes, or ``auto``: compiled wherever it applies (``kernel_tables.supports``, and
+no jump record)."""
+
+
+def use_compiled(unr: Unravelling, kernel: str, record_jumps: bool) -> bool:
+    """Whether a chunk of ``unr`` runs in the compiled kernel; ValueError for an
+    unknown ``kernel`` or a compiled one that does not apply."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel={kernel!r} must be one of {KERNELS}")
+    fits = supports(unr) and not record_jumps
+    if kernel == "compiled" and not fits:
+        raise ValueError(
+            "kernel='compiled' needs the eigenbasis propagator and no jump record; "
+            "use kernel='auto' or 'numpy'"
+        )
+    return kernel != "numpy" and fits
+
+
 COMPACT_FRACTION = 0.25
 """Finished trajectories are dropped from the arrays once they are this fraction."""
 
@@ -111,6 +140,7 @@ def run_chunk(
     attempts: Attempts | None = None,
     rng_attempts: np.random.Generator | None = None,
     average: TimeAverage | None = None,
+    kernel: str = "auto",
 ) -> ChunkSums:
     """Run the trajectories starting from psi0 (m, D) to t_max; return their sums.
 
@@ -118,7 +148,8 @@ def run_chunk(
     any sample at the same time is recorded) and returns the post-measurement states.
     Finished trajectories idle (no jump before a zero horizon) until a quarter of the
     rows have finished and the arrays are compacted. Time averages keep the elements
-    of ``average`` (default: every element, ``FullAverage``).
+    of ``average`` (default: every element, ``FullAverage``). ``kernel`` is one
+    of ``KERNELS`` (``use_compiled``).
     """
     m, D = psi0.shape
     K = len(unr.channels)
@@ -144,6 +175,9 @@ def run_chunk(
     )
     run.out.record_samples(0.0, psi0, observables, schedule)
     n_cp = schedule.checkpoints.size
+    if use_compiled(unr, kernel, record_jumps):
+        run.run_compiled(act, kernel_tables(unr), _pairs(unr, average, act.acc))
+        return run.out
     while act.ids.size:
         n = act.ids.size
         run.advance(act)
@@ -152,6 +186,15 @@ def run_chunk(
             act.keep(act.k < n_cp)
     run.counter.finish(run.out)
     return run.out
+
+
+def _pairs(unr: Unravelling, average: TimeAverage, acc: NDArray | None) -> PairTables:
+    """The kernel's pairs of ``average`` (every pair for ``FullAverage``; none
+    without running integrals ``acc``)."""
+    if acc is None:
+        return pair_tables(Pairs.of(unr, [], []))
+    pairs = average.pairs if isinstance(average, ElementAverage) else all_pairs(unr)
+    return pair_tables(pairs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,6 +269,39 @@ class _ChunkRun:
             act.k[arrived] += 1
         if events.idle.size < n:
             self._jump(act, events)
+
+    def run_compiled(
+        self, act: _Active, tab: KernelTables, pairs: PairTables
+    ) -> None:
+        """Run every trajectory to t_max in the compiled kernel, one checkpoint at a
+        time: all rows reach each checkpoint together (no compaction)."""
+        sched, out = self.schedule, self.out
+        m = act.ids.size
+        acc = np.zeros((m, 0), complex) if act.acc is None else act.acc.reshape(m, -1)
+        from trajectories.engine import kernel  # numba loads here (~1 s), see layout
+
+        ws = kernel.workspace(tab, act.psi.shape[1])
+        for k, t_end in enumerate(sched.checkpoints):
+            live = sched.burn_in <= act.t[0] < sched.average_end and act.acc is not None
+            failed = kernel.run_rows(
+                act.psi, act.t, act.clock, np.full(m, t_end), np.full(m, live), acc,
+                out.counts, out.counts_after_burn_in, sched.burn_in, tab, pairs, ws,
+                self.rng_times, self.rng_channels,
+            )
+            if failed >= 0:
+                raise FloatingPointError(
+                    f"jump-time root finding did not converge in trajectory "
+                    f"{self.offset + failed}"
+                )
+            rows = np.arange(m)
+            if not np.isfinite(act.psi).all():
+                _non_finite(act, self.offset, rows)
+            act.k[:] = k
+            out.checkpoint(
+                act.k, act.psi, act, rows, self.observables, sched, self.average
+            )
+            self._attempt(act, rows)
+        act.k[:] = sched.checkpoints.size
 
     def _arrive(self, act: _Active, rows: NDArray[np.int64], events: _Events) -> None:
         """Trajectories ``rows`` reached their checkpoint: renormalise the states,

@@ -111,8 +111,7 @@ def _unitary_segment_integral(
     out = (cs[:, :, None] * cs[:, None, :].conj() - P0) * unr.inv_omega
     out += P0 * (unr.degenerate * s[:, None, None])
     for m, n in unr.near_degenerate:
-        x = s * unr.omega[m, n]
-        out[:, m, n] = P0[:, m, n] * s * (-np.expm1(-1j * x) / (1j * x))
+        out[:, m, n] = P0[:, m, n] * s * _phase_mean(s * unr.omega[m, n])
     return out
 
 
@@ -125,6 +124,12 @@ def _unitary_pair_integral(
     out = (pairs.products(cs, cs) - P0) * pairs.inv_omega
     out += P0 * (pairs.degenerate * s[:, None])
     for q, omega in zip(pairs.near.tolist(), pairs.near_omega.tolist(), strict=True):
-        x = s * omega
-        out[:, q] = P0[:, q] * s * (-np.expm1(-1j * x) / (1j * x))
+        out[:, q] = P0[:, q] * s * _phase_mean(s * omega)
     return out
+
+
+def _phase_mean(x: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """(1/x) integral_0^x exp(-i u) du = -expm1(-i x) / (i x), 1 at x = 0 (a
+    segment of zero length)."""
+    safe = np.where(x == 0, 1.0, x)
+    return np.where(x == 0, 1.0, -np.expm1(-1j * safe) / (1j * safe))

@@ -1,7 +1,7 @@
 """Coverage of the 95% intervals over many seeds (``trajectories.validation.coverage``).
 
-    python examples/coverage.py --jobs 2        # 200 seeds per case (~20 min)
-    python examples/coverage.py --seeds 20      # a quick look
+    python examples/coverage_study.py --jobs 2        # 200 seeds per case (~20 min)
+    python examples/coverage_study.py --seeds 20      # a quick look
 
 For each case (both models, kept dimensions d = 2..4, p_suc from 0.30 down to 1e-12,
 short and long attempt periods) every seed is an independent run of the heralding
