@@ -47,11 +47,16 @@ UNRESOLVED = {"color": "0.45", "mfc": "none"}
 """Marker style of an estimate the sample does not resolve (no interval)."""
 
 
+PNG_COMPRESSION = 1
+"""zlib level of the report's PNGs: level 1 encodes in a fraction of the default
+level 6's time (~0.2 s of a default run's report) for files ~30% larger."""
+
+
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
     """Render ``fig`` to a PNG with the Agg backend (headless)."""
     FigureCanvasAgg(fig)
     path = Path(path)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": PNG_COMPRESSION})
     return path
 
 

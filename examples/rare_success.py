@@ -1,6 +1,6 @@
 """Born p_suc of the first attempt deep in the rare-success regime, against exact.
 
-    python examples/rare_success.py          # the README table (~1 min)
+    python examples/rare_success.py          # the README table (~10 s)
     python examples/rare_success.py --limit  # qudit d = 4 at p_A = 0.2 p_B
 
 The one-step machine of App. E (d = 4..8) and the qudit machine of Eqs. 9-10

@@ -27,7 +27,7 @@ from trajectories.engine.kernel_tables import (
 from trajectories.engine.segment_integrals import segment_density_integral
 from trajectories.engine.unravelling import Unravelling
 from trajectories.pipeline.config import load_config
-from trajectories.system.machines import qudit, qutrit
+from trajectories.system.machines import qubit_qutrit, qudit, qutrit
 from trajectories.system.models import LindbladModel, ResetModel
 
 MODELS = {
@@ -39,11 +39,19 @@ MODELS = {
 PICTURES = [(name, ip) for name in MODELS for ip in (True, False)]
 
 
-def _setup(name: str, interaction_picture: bool):
-    unr = Unravelling.from_model(MODELS[name](), interaction_picture)
+def _setup(name: str, interaction_picture: bool, propagator: str = "eigen"):
+    unr = Unravelling.from_model(MODELS[name](), interaction_picture, propagator)
     assert supports(unr)
     tab = kernel_tables(unr)
     return unr, tab, K.workspace(tab, unr.dim)
+
+
+def exceptional_point_model() -> LindbladModel:
+    """Both 2 x 2 blocks of H_eff defective (``test_unravel``)."""
+    g = abs(0.01 - 0.05) / 4
+    model = LindbladModel(qubit_qutrit(g, g), 2.0, 0.0, 0.01, 0.05)
+    assert not supports(Unravelling.from_model(model))
+    return model
 
 
 def _states(D: int, n: int, seed: int) -> np.ndarray:
@@ -54,16 +62,17 @@ def _states(D: int, n: int, seed: int) -> np.ndarray:
     return psi / np.linalg.norm(psi, axis=1)[:, None]
 
 
+@pytest.mark.parametrize("propagator", ["eigen", "taylor"])
 @pytest.mark.parametrize(("name", "ip"), PICTURES)
-def test_free_evolution_equals_numpy(name: str, ip: bool) -> None:
-    unr, tab, ws = _setup(name, ip)
+def test_free_evolution_equals_numpy(name: str, ip: bool, propagator: str) -> None:
+    unr, tab, ws = _setup(name, ip, propagator)
     psi = _states(unr.dim, 12, 1)
     s = np.geomspace(1e-3, 2e3, 12)
     ref = unr.evolve(psi, s)
     for i in range(psi.shape[0]):
         x = psi[i].copy()
         K._coordinates(x, tab, ws[0])
-        K._evolve(x, s[i], tab, ws[0], ws[5], ws[8])
+        K._evolve(x, s[i], tab, ws[0], ws)
         np.testing.assert_allclose(x, ref[i], rtol=0, atol=1e-12)
 
 
@@ -79,7 +88,7 @@ def test_jump_times_equal_numpy(name: str, ip: bool) -> None:
     assert np.isinf(ref).sum() > 0
     for i in range(psi.shape[0]):
         K._coordinates(psi[i], tab, ws[0])
-        s = K._jump_time(psi[i], E[i], 300.0, tab, ws[0], ws[2], ws[1], 1e-13)
+        s, _ = K._next_jump(psi[i], E[i], 300.0, tab, ws, 1e-13)
         if np.isinf(ref[i]):
             assert np.isinf(s)
         else:
@@ -124,13 +133,15 @@ def test_kernel_choice_is_checked_before_any_work() -> None:
         simulate(model, kernel="fast", **run)
     with pytest.raises(ValueError, match="no jump record"):
         simulate(model, kernel="compiled", record_jumps=True, **run)
-    with pytest.raises(ValueError, match="eigenbasis propagator"):
-        simulate(model, kernel="compiled", propagator="taylor", **run)
+    at_ep = exceptional_point_model()
+    with pytest.raises(ValueError, match="exceptional point"):
+        simulate(at_ep, kernel="compiled", **run)
 
 
 def test_auto_uses_the_compiled_kernel_where_it_applies() -> None:
-    """``auto`` and ``compiled`` give the same records; the jump record and the
-    Taylor propagator fall back to the numpy passes (same records as ``numpy``)."""
+    """``auto`` and ``compiled`` give the same records; the jump record and a
+    block at an exceptional point fall back to the numpy passes (same records as
+    ``numpy``)."""
     model = MODELS["reset-qutrit"]()
     run = dict(n_traj=50, t_max=500.0, sample_times=[500.0])
 
@@ -143,6 +154,5 @@ def test_auto_uses_the_compiled_kernel_where_it_applies() -> None:
     np.testing.assert_array_equal(
         counts(record_jumps=True), counts(record_jumps=True, kernel="numpy")
     )
-    np.testing.assert_array_equal(
-        counts(propagator="taylor"), counts(propagator="taylor", kernel="numpy")
-    )
+    model = exceptional_point_model()
+    np.testing.assert_array_equal(counts(), counts(kernel="numpy"))

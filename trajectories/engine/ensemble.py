@@ -61,7 +61,8 @@ propagator
     eigenbasis resolves (``propagation.needs_graded_propagation``).
 kernel
     ``"auto"`` (default): the compiled kernel (``kernel.run_rows``) wherever it
-    applies (the eigenbasis propagator, no jump record), else the numpy passes;
+    applies (not at an exceptional point of H_eff, no jump record), else the
+    numpy passes;
     ``"compiled"`` or ``"numpy"`` to insist on one (``event_loop.use_compiled``).
 """
 

@@ -105,8 +105,8 @@ def _non_finite(act: _Active, offset: int, rows: NDArray[np.int64]) -> None:
 
 KERNELS = ("auto", "compiled", "numpy")
 """How a chunk runs: the compiled kernel (``kernel.run_rows``), the vectorised numpy
-passes, or ``auto``: compiled wherever it applies (``kernel_tables.supports``, and
-no jump record)."""
+passes, or ``auto``: compiled wherever it applies (``kernel_tables.supports``: not at
+an exceptional point of H_eff; and no jump record)."""
 
 
 def use_compiled(unr: Unravelling, kernel: str, record_jumps: bool) -> bool:
@@ -117,8 +117,9 @@ def use_compiled(unr: Unravelling, kernel: str, record_jumps: bool) -> bool:
     fits = supports(unr) and not record_jumps
     if kernel == "compiled" and not fits:
         raise ValueError(
-            "kernel='compiled' needs the eigenbasis propagator and no jump record; "
-            "use kernel='auto' or 'numpy'"
+            "kernel='compiled' needs an eigenbasis of H_eff's coupled block (not "
+            "at an exceptional point) and no jump record; use kernel='auto' or "
+            "'numpy'"
         )
     return kernel != "numpy" and fits
 

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trajectories.engine.kernel_tables import KernelTables
+from trajectories.engine.propagation import STEP_NORM
 
 _ENTRY = {"cache": True, "error_model": "numpy", "nogil": True, "_nrt": False}
 """Compiled without numba's reference counting of arrays (``_nrt``): nothing in the
@@ -50,10 +51,10 @@ def _coordinates(psi, tab, cC):
 
 
 @numba.njit(**_JIT)
-def _evolve(psi, s, tab, cC, work, zs):
+def _evolve(psi, s, tab, cC, ws):
     """exp(-i H_eff s) psi in place, from the block coordinates cC (which become
     those of the evolved state); the reset model's common decay is left out."""
-    C = tab.C
+    C, work, zs = tab.C, ws[5], ws[8]
     if tab.rate >= 0:  # real eigenvalues +-w: z = exp(i w s)
         for j in range(tab.freq.size):
             x = tab.freq[j] * s
@@ -66,16 +67,46 @@ def _evolve(psi, s, tab, cC, work, zs):
     else:
         for a in range(C.size):
             cC[a] *= np.exp(-1j * tab.lam_C[a] * s)
-    for a in range(C.size):
-        acc = 0j
-        for b in range(C.size):
-            acc += tab.R_C[a, b] * cC[b]
-        psi[C[a]] = acc
+    if tab.taylor:
+        _taylor_block(psi, s, tab, ws[9], ws[10], ws[1])
+    else:
+        for a in range(C.size):
+            acc = 0j
+            for b in range(C.size):
+                acc += tab.R_C[a, b] * cC[b]
+            psi[C[a]] = acc
     if tab.rest.size:
         for g in range(tab.rest_lam.size):
             work[g] = np.exp(-1j * tab.rest_lam[g] * s)
         for j in range(tab.rest.size):
-            psi[tab.rest[j]] *= work[tab.rest_group[j]]
+            if psi[tab.rest[j]] != 0:
+                psi[tab.rest[j]] *= work[tab.rest_group[j]]
+
+
+@numba.njit(**_JIT)
+def _taylor_block(psi, s, tab, term, total, tmp):
+    """exp(M s) on the coupled block of psi by the graded Taylor series of
+    ``propagation.taylor_propagate`` (substeps of ||h M||_1 <= STEP_NORM)."""
+    C = tab.C
+    if tab.M_norm == 0:
+        return
+    n_sub = max(int(np.ceil(tab.M_norm * s / STEP_NORM)), 1)
+    h = s / n_sub
+    for _ in range(n_sub):
+        for a in range(C.size):
+            term[a] = psi[C[a]]
+            total[a] = psi[C[a]]
+        for n in range(1, tab.n_terms):
+            for a in range(C.size):
+                acc = 0j
+                for b in range(C.size):
+                    acc += tab.M[a, b] * term[b]
+                tmp[a] = acc * (h / n)
+            for a in range(C.size):
+                term[a] = tmp[a]
+                total[a] += tmp[a]
+        for a in range(C.size):
+            psi[C[a]] = total[a]
 
 
 @numba.njit(**_JIT)
@@ -119,16 +150,22 @@ def _group_weights(psi, tab, pU):
 
 
 @numba.njit(**_JIT)
+def _one_rate(psi, tab, pU):
+    """The decay rate G of a state that only decays as exp(-G s): no population
+    in the coupled block, all of it on uncoupled levels of one rate; else -1."""
+    for a in range(tab.C.size):
+        if psi[tab.C[a]] != 0:
+            return -1.0
+    if _group_weights(psi, tab, pU) != 1:
+        return -1.0
+    return tab.U_rate[np.argmax(pU)]
+
+
+@numba.njit(**_JIT)
 def _jump_time(psi, E, horizon, tab, cC, pU, y, tol):
     """The s in [0, horizon) at which ||exp(-i H_eff s) psi||^2 = exp(-E) (psi
-    normalised), inf if none, nan if the iteration fails (``jump_times``)."""
-    in_block = False
-    for j in range(cC.size):
-        in_block |= cC[j] != 0
-    if _group_weights(psi, tab, pU) == 1 and not in_block:  # one decay rate
-        g = np.argmax(pU)
-        s = E / tab.U_rate[g]
-        return s if s < horizon else np.inf
+    normalised), inf if none, nan if the iteration fails (``jump_times``);
+    ``pU`` must hold the weights of ``_group_weights``."""
     f0, df0 = _norm_and_rate(0.0, tab, pU, cC, y)
     return _newton(E, horizon, tab, pU, cC, y, tol, f0 + E, df0)
 
@@ -284,6 +321,8 @@ def workspace(tab: KernelTables, D: int) -> tuple[NDArray, ...]:
         np.empty(D, np.complex128),  # c0: coordinates at the segment's start
         np.empty(D, np.complex128),  # c1: at its end
         np.empty(max(tab.freq.size, 1), np.complex128),  # zs: exp(i w s)
+        np.empty(n_C, np.complex128),  # Taylor: the current term
+        np.empty(n_C, np.complex128),  # Taylor: the partial sum
     )
 
 
@@ -291,10 +330,10 @@ def workspace(tab: KernelTables, D: int) -> tuple[NDArray, ...]:
 def _segment(psi, s, tab, pt, ws, integrate, acc):
     """Move psi by s (free evolution from the block coordinates in ws) and add the
     segment's time-average integral to ``acc`` if ``integrate``."""
-    cC, _, _, _, _, fac, c0, c1, zs = ws
+    cC, c0, c1 = ws[0], ws[6], ws[7]
     if integrate:
         _full_coordinates(psi, tab, cC, c0)
-    _evolve(psi, s, tab, cC, fac, zs)
+    _evolve(psi, s, tab, cC, ws)
     if integrate and tab.rate >= 0:
         _full_coordinates(psi, tab, cC, c1)
         _integral_unitary(c0, c1, s, pt, acc)
@@ -303,40 +342,71 @@ def _segment(psi, s, tab, pt, ws, integrate, acc):
 
 
 @numba.njit(**_JIT)
+def _next_jump(psi, clock, horizon, tab, ws, tol):
+    """(s, G): the time to the next jump (inf if none before ``horizon``, nan if
+    the root finding failed) and, for a state that only decays (its normalised
+    form frozen, ``free_evolution.Motion``), its rate G, else -1."""
+    cC, y, pU = ws[0], ws[1], ws[2]
+    if tab.rate > 0:
+        return clock / tab.rate, -1.0
+    if tab.rate == 0:
+        return np.inf, -1.0
+    G = _one_rate(psi, tab, pU)
+    if G >= 0:
+        s = clock / G
+        return (s if s < horizon else np.inf), (G if tab.frozen_ok else -1.0)
+    _group_weights(psi, tab, pU)
+    return _jump_time(psi, clock, horizon, tab, cC, pU, y, tol), -1.0
+
+
+@numba.njit(**_JIT)
+def _move(psi, s, G, tab, pt, ws, integrate, acc):
+    """Free evolution over s with the segment's integral; a frozen state (rate
+    G >= 0) keeps its normalised form, and its integral is s rho."""
+    if G < 0:
+        _segment(psi, s, tab, pt, ws, integrate, acc)
+    elif integrate:
+        for q in range(pt.left.size):
+            acc[q] += s * (psi[pt.left[q]] * np.conj(psi[pt.right[q]]))
+
+
+@numba.njit(**_JIT)
+def _arrive(psi, clock, s, G, tab):
+    """The clock at a checkpoint reached after s without a jump (memoryless),
+    and the state renormalised where it decayed."""
+    if tab.rate >= 0:
+        return max(clock - tab.rate * s, 0.0)
+    if G >= 0:
+        return max(clock - G * s, 0.0)
+    n2 = 0.0
+    for j in range(psi.size):
+        n2 += psi[j].real * psi[j].real + psi[j].imag * psi[j].imag
+    inv = 1.0 / np.sqrt(n2)
+    for j in range(psi.size):
+        psi[j] *= inv
+    return max(clock + np.log(n2), 0.0)
+
+
+@numba.njit(**_JIT)
 def _run_row(psi, t, clock, t_end, tab, pt, ws, integrate, acc, rngs, tol):
     """Run one trajectory (state psi, time t, clock E) to t_end; returns (t,
     clock, status) and counts its jumps by channel into ``rngs``' counters.
     status: 0, or 1 if the jump-time root finding failed."""
     rng_times, rng_channels, counts, late, burn_in = rngs
-    cC, y, pU, w, vals = ws[0], ws[1], ws[2], ws[3], ws[4]
     while t < t_end:
         horizon = t_end - t
-        _coordinates(psi, tab, cC)
-        if tab.rate > 0:
-            s = clock / tab.rate
-        elif tab.rate == 0:
-            s = np.inf
-        else:
-            s = _jump_time(psi, clock, horizon, tab, cC, pU, y, tol)
-            if np.isnan(s):
-                return t, clock, 1
+        _coordinates(psi, tab, ws[0])
+        s, G = _next_jump(psi, clock, horizon, tab, ws, tol)
+        if np.isnan(s):
+            return t, clock, 1
         if s >= horizon:  # no jump before the checkpoint
-            _segment(psi, horizon, tab, pt, ws, integrate, acc)
-            if tab.rate >= 0:
-                clock = max(clock - tab.rate * horizon, 0.0)
-            else:
-                n2 = 0.0
-                for j in range(psi.size):
-                    n2 += psi[j].real * psi[j].real + psi[j].imag * psi[j].imag
-                inv = 1.0 / np.sqrt(n2)
-                for j in range(psi.size):
-                    psi[j] *= inv
-                clock = max(clock + np.log(n2), 0.0)
-            return t_end, clock, 0
-        _segment(psi, s, tab, pt, ws, integrate, acc)
+            _move(psi, horizon, G, tab, pt, ws, integrate, acc)
+            return t_end, _arrive(psi, clock, horizon, G, tab), 0
+        _move(psi, s, G, tab, pt, ws, integrate, acc)
         t += s
         clock = rng_times.standard_exponential()
-        k = _jump(psi, rng_channels.random(), rng_channels.random(), tab, w, vals)
+        u1, u2 = rng_channels.random(), rng_channels.random()
+        k = _jump(psi, u1, u2, tab, ws[3], ws[4])
         counts[k] += 1
         if t >= burn_in:
             late[k] += 1

@@ -5,9 +5,9 @@ The compiled kernel runs the algorithm of ``event_loop`` one trajectory at a tim
 states in the joint basis, the coupled block of H_eff in its eigenbasis, the levels
 outside it with one phase or decay factor per distinct eigenvalue, the two-stage
 channel choice of ``channels.JumpTables`` and, for a non-uniform decay, the
-safeguarded Newton iteration of ``jump_times``. ``supports`` says which
-unravellings it covers: every one propagated in the eigenbasis (not the graded
-Taylor series, not the exceptional-point propagator).
+safeguarded Newton iteration of ``jump_times``; the block is propagated by the
+graded Taylor series where the unravelling asks for it. ``supports`` says which
+unravellings it covers: all but those near an exceptional point of H_eff.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from trajectories.engine.propagation import EXTRA_TERMS
 from trajectories.engine.segment_integrals import Pairs
 from trajectories.engine.unravelling import Unravelling
 
@@ -49,6 +50,11 @@ class KernelTables(NamedTuple):
     chan: NDArray[np.int64]  # (S, Q) the channels of each source
     src: NDArray[np.int64]  # (S, L) joint-basis indices read by a jump of source s
     dst: NDArray[np.int64]  # (K, L) joint-basis indices written by channel k
+    frozen_ok: bool  # no phase outside the coupled block (``free_evolution.Motion``)
+    taylor: bool  # the block propagated by the graded Taylor series
+    M: NDArray[np.complex128]  # its generator -i H_eff (``Unravelling.generator``)
+    M_norm: float  # max column sum of |M|
+    n_terms: int  # Taylor terms per substep (``propagation.taylor_propagate``)
 
 
 class PairTables(NamedTuple):
@@ -63,16 +69,15 @@ class PairTables(NamedTuple):
 
 
 def supports(unr: Unravelling) -> bool:
-    """Whether the compiled kernel runs ``unr``: its coupled block is propagated
-    in its eigenbasis (not by the Taylor series or the exceptional-point
-    propagator)."""
-    return unr.propagator == "eigen" and unr.exact_block is None
+    """Whether the compiled kernel runs ``unr``: its coupled block has an
+    eigenbasis (it is not propagated by the exceptional-point propagator)."""
+    return unr.exact_block is None
 
 
 def kernel_tables(unr: Unravelling) -> KernelTables:
     """The arrays of ``unr`` for the compiled kernel (``supports(unr)`` must hold)."""
     if not supports(unr):
-        raise ValueError("the compiled kernel needs the eigenbasis propagator")
+        raise ValueError("the compiled kernel needs an eigenbasis of H_eff's block")
     uniform = unr.uniform_rate is not None
     lam_eff = unr.lam.real + 0j if uniform else unr.lam.astype(complex)
     U, C = unr.uncoupled, unr.coupled
@@ -111,6 +116,11 @@ def kernel_tables(unr: Unravelling) -> KernelTables:
         c(jt.chan, dtype=np.int64),
         c(jt.src, dtype=np.int64),
         c(jt.dst, dtype=np.int64),
+        bool(unr.evolve_plan.frozen_ok),
+        unr.propagator == "taylor",
+        c(unr.generator, dtype=complex),
+        float(np.abs(unr.generator).sum(axis=0).max(initial=0.0)),
+        int(C.size + EXTRA_TERMS),
     )
 
 
