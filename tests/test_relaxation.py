@@ -1,8 +1,8 @@
 """Runs that start away from the steady state: the relaxation time, the named starts,
 and the run's own estimate of the steady state against the exact one.
 
-Measured false-alarm rate: 7.5e-5 per change of random stream (95% upper bound
-8.0e-3; 45 seeds, `python examples/seed_scan.py --checks 'relaxation:*' --seeds 45
+Measured false-alarm rate: 4.7e-4 per change of random stream (95% upper bound
+0.029; 45 seeds, `python examples/seed_scan.py --checks 'relaxation:*' --seeds 45
 --first-seed 2000000`; no failure), the sum over its 2 stochastic checks. Before
 the elements were restricted to n |exact| >= 200 (``SNAPSHOT_COUNT``), the
 steady-state check failed a correct engine at 4 of 55 seeds.
