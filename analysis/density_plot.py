@@ -150,6 +150,7 @@ def _matrix_panel(
                     va="center",
                     fontsize=size,
                     color="white" if dark else "black",
+                    in_layout=False,  # inside its cell: the layout need not measure it
                 )
     return image
 
