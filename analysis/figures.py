@@ -116,7 +116,8 @@ def measures_figure(table: pd.DataFrame, title: str = "") -> Figure:
             if resolved
             else "not resolved"
         )
-        lo, hi = min(low, r.exact), max(high, r.exact)
+        shown = [v for v in (low, high, r.exact) if math.isfinite(v)] or [0.0]
+        lo, hi = min(shown), max(shown)  # a NaN value (no estimate) is not drawn
         pad = max(0.25 * (hi - lo), 1e-4 * max(abs(hi), 1.0))
         ax.set_ylim(lo - pad, hi + pad)
         ax.ticklabel_format(axis="y", useOffset=False)

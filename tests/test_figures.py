@@ -148,6 +148,23 @@ def test_measures_figure_marks_unresolved_quantities() -> None:
     assert_legends_clear(fig)
 
 
+def test_measures_figure_with_no_estimate() -> None:
+    """A quantity with no estimate at all (no success: rho' undefined) is a NaN
+    value; its panel shows the exact value and says "not resolved"."""
+    table = pd.DataFrame(
+        {
+            "quantity": ["p_suc", "negativity"],
+            "value": [0.0, math.nan],
+            "se": [math.nan, math.nan],
+            "exact": [1e-6, 0.41],
+        }
+    )
+    fig = measures_figure(table)
+    assert [ax.get_title() for ax in fig.axes] == ["not resolved", "not resolved"]
+    assert all(np.isfinite(ax.get_ylim()).all() for ax in fig.axes)
+    fig.canvas.draw()  # drawing must not fail either
+
+
 def test_relaxation_legend_is_below_the_panels() -> None:
     t = np.linspace(0, 1000, 6)
     values = np.column_stack([0.05 * (1 - np.exp(-t / 200)), 0.4 + 0 * t, 0.1 + 0 * t])
