@@ -9,6 +9,11 @@ time averages integrate them (``segment_integrals``); at a jump the channel and 
 new state come from ``jumps.jump_states``; at a checkpoint the states are
 renormalised, recorded into ``chunk_sums.ChunkSums`` and, at an attempt time,
 measured by the ``Attempts`` of the heralding protocol.
+
+Two implementations of the passes between checkpoints: the compiled kernel
+(``kernel.run_rows``: every trajectory in turn, to the next checkpoint; the default)
+and the vectorised numpy passes below (every trajectory to its next event at once),
+which are the reference and run where the kernel does not apply (``use_compiled``).
 """
 
 from __future__ import annotations

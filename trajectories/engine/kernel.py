@@ -5,8 +5,11 @@ discretised in time) compiled by numba and run one trajectory at a time, so that
 jump costs O(|C|^2 + D) operations on data in cache rather than whole-array passes
 over the chunk. Per segment: the coordinates of the coupled block
 (``_coordinates``); the jump time (the clock over the uniform rate for the reset
-model of Eq. 4, else the safeguarded Newton iteration of ``jump_times`` on
-log ||psi(s)||^2, ``_jump_time``); free evolution (``_evolve``); the time-average
+model of Eq. 4, else, for the Lindblad model of Eqs. F1, F6, the safeguarded Newton
+iteration of ``jump_times`` on log ||psi(s)||^2, ``_jump_time``, or the closed form
+of a state on uncoupled levels of one decay rate, which only decays and keeps its
+normalised form, ``_one_rate``); free evolution (``_evolve``: phases in the
+eigenbasis, or the graded Taylor series, ``_taylor_block``); the time-average
 integral (``segment_integrals``: the closed form for the reset model, Gauss-Legendre
 quadrature otherwise); then the jump (``_jump``: the two-stage channel choice of
 ``channels.JumpTables``) or, at the checkpoint, the renormalisation. Randomness per
@@ -33,7 +36,7 @@ at every call made a jump three times slower."""
 _JIT = {**_ENTRY, "inline": "always"}
 """The pieces are inlined into ``run_rows`` (numba IR inlining): called, each one
 copied the tables' structure and a jump took twice as long. The first run after an
-install compiles for ~15 s; the code is cached on disk after that."""
+install compiles for ~18 s; the code is cached on disk after that."""
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(12)
 MAX_NEWTON = 200
 """Iterations of the jump-time root finding before it is declared failed."""
@@ -54,7 +57,31 @@ def _coordinates(psi, tab, cC):
 def _evolve(psi, s, tab, cC, ws):
     """exp(-i H_eff s) psi in place, from the block coordinates cC (which become
     those of the evolved state); the reset model's common decay is left out."""
-    C, work, zs = tab.C, ws[5], ws[8]
+    work = ws[5]
+    if _in_block(psi, tab.C):
+        _evolve_block(psi, s, tab, cC, ws)
+    if tab.rest.size:
+        for g in range(tab.rest_lam.size):
+            work[g] = np.exp(-1j * tab.rest_lam[g] * s)
+        for j in range(tab.rest.size):
+            if psi[tab.rest[j]] != 0:
+                psi[tab.rest[j]] *= work[tab.rest_group[j]]
+
+
+@numba.njit(**_JIT)
+def _in_block(psi, C):
+    """Whether psi has amplitude on the coupled levels C (else the block's
+    evolution is the identity on zeros and is skipped)."""
+    for a in range(C.size):
+        if psi[C[a]] != 0:
+            return True
+    return False
+
+
+@numba.njit(**_JIT)
+def _evolve_block(psi, s, tab, cC, ws):
+    """The coupled block of ``_evolve``."""
+    C, zs = tab.C, ws[8]
     if tab.rate >= 0:  # real eigenvalues +-w: z = exp(i w s)
         for j in range(tab.freq.size):
             x = tab.freq[j] * s
@@ -75,12 +102,6 @@ def _evolve(psi, s, tab, cC, ws):
             for b in range(C.size):
                 acc += tab.R_C[a, b] * cC[b]
             psi[C[a]] = acc
-    if tab.rest.size:
-        for g in range(tab.rest_lam.size):
-            work[g] = np.exp(-1j * tab.rest_lam[g] * s)
-        for j in range(tab.rest.size):
-            if psi[tab.rest[j]] != 0:
-                psi[tab.rest[j]] *= work[tab.rest_group[j]]
 
 
 @numba.njit(**_JIT)
@@ -166,8 +187,16 @@ def _jump_time(psi, E, horizon, tab, cC, pU, y, tol):
     """The s in [0, horizon) at which ||exp(-i H_eff s) psi||^2 = exp(-E) (psi
     normalised), inf if none, nan if the iteration fails (``jump_times``);
     ``pU`` must hold the weights of ``_group_weights``."""
-    f0, df0 = _norm_and_rate(0.0, tab, pU, cC, y)
-    return _newton(E, horizon, tab, pU, cC, y, tol, f0 + E, df0)
+    a, b = 0.0, 0.0  # ||psi||^2 and <G> at s = 0, without exponentials
+    for g in range(pU.size):
+        a += pU[g]
+        b += tab.U_rate[g] * pU[g]
+    for i in range(tab.C.size):
+        x = psi[tab.C[i]]
+        p = x.real * x.real + x.imag * x.imag
+        a += p
+        b += tab.G_C[i] * p
+    return _newton(E, horizon, tab, pU, cC, y, tol, np.log(a) + E, -b / a)
 
 
 @numba.njit(**_JIT)
