@@ -23,6 +23,7 @@ from trajectories.engine.kernel_tables import (
     kernel_tables,
     pair_tables,
     supports,
+    workspace,
 )
 from trajectories.engine.segment_integrals import segment_density_integral
 from trajectories.engine.unravelling import Unravelling
@@ -43,7 +44,7 @@ def _setup(name: str, interaction_picture: bool, propagator: str = "eigen"):
     unr = Unravelling.from_model(MODELS[name](), interaction_picture, propagator)
     assert supports(unr)
     tab = kernel_tables(unr)
-    return unr, tab, K.workspace(tab, unr.dim)
+    return unr, tab, workspace(tab, unr.dim)
 
 
 def exceptional_point_model() -> LindbladModel:

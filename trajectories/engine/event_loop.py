@@ -36,6 +36,7 @@ from trajectories.engine.kernel_tables import (
     kernel_tables,
     pair_tables,
     supports,
+    workspace,
 )
 from trajectories.engine.schedule import Schedule
 from trajectories.engine.segment_integrals import Pairs
@@ -286,7 +287,7 @@ class _ChunkRun:
         acc = np.zeros((m, 0), complex) if act.acc is None else act.acc.reshape(m, -1)
         from trajectories.engine import kernel  # numba loads here (~1 s), see layout
 
-        ws = kernel.workspace(tab, act.psi.shape[1])
+        ws = workspace(tab, act.psi.shape[1])
         for k, t_end in enumerate(sched.checkpoints):
             live = sched.burn_in <= act.t[0] < sched.average_end and act.acc is not None
             failed = kernel.run_rows(

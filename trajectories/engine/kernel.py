@@ -17,16 +17,16 @@ jump: an exponential clock from ``rng_times``, two uniforms from ``rng_channels`
 (numpy Generators, whose streams numba draws from in place).
 
 Compiled code is cached on disk (``cache=True``): only the first run after an
-install pays the compilation (README).
+install pays the compilation (README). Every compiled piece lives in this file: numba
+checks a cache against the file of the cached function only, and the pieces are
+inlined into ``run_rows``.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numpy.typing import NDArray
 
-from trajectories.engine.kernel_tables import KernelTables
 from trajectories.engine.propagation import STEP_NORM
 
 _ENTRY = {"cache": True, "error_model": "numpy", "nogil": True, "_nrt": False}
@@ -337,24 +337,6 @@ def _full_coordinates(psi, tab, cC, c):
         c[tab.C[a]] = cC[a]
 
 
-def workspace(tab: KernelTables, D: int) -> tuple[NDArray, ...]:
-    """Scratch arrays of one trajectory's segments (``run_rows``)."""
-    n_C = tab.C.size
-    return (
-        np.empty(n_C, np.complex128),  # cC: block coordinates
-        np.empty(n_C, np.complex128),  # y: evolved block
-        np.empty(tab.U_rate.size),  # pU: weights by decay group
-        np.empty(tab.out.size),  # w: source populations
-        np.empty(tab.src.shape[1], np.complex128),  # vals: the jumped line
-        np.empty(max(tab.rest_lam.size, 1), np.complex128),  # factors of ``rest``
-        np.empty(D, np.complex128),  # c0: coordinates at the segment's start
-        np.empty(D, np.complex128),  # c1: at its end
-        np.empty(max(tab.freq.size, 1), np.complex128),  # zs: exp(i w s)
-        np.empty(n_C, np.complex128),  # Taylor: the current term
-        np.empty(n_C, np.complex128),  # Taylor: the partial sum
-    )
-
-
 @numba.njit(**_JIT)
 def _segment(psi, s, tab, pt, ws, integrate, acc):
     """Move psi by s (free evolution from the block coordinates in ws) and add the
@@ -449,7 +431,7 @@ def run_rows(psi, t, clock, t_end, integrate, acc, counts, late, burn_in, tab, p
     in place: states normalised at t_end, clocks relative to it, time-average
     integrals added to acc (n, P) where ``integrate``, jumps added to counts and,
     at t >= burn_in, to late (n, K). Returns -1, or the first row whose jump-time
-    root finding failed. ``ws``: ``workspace(tab, D)``."""
+    root finding failed. ``ws``: ``kernel_tables.workspace(tab, D)``."""
     for i in range(psi.shape[0]):
         if t[i] >= t_end[i]:
             continue

@@ -156,3 +156,21 @@ def all_pairs(unr: Unravelling) -> Pairs:
     D = unr.dim
     left, right = np.divmod(np.arange(D * D), D)
     return Pairs.of(unr, left, right)
+
+
+def workspace(tab: KernelTables, D: int) -> tuple[NDArray, ...]:
+    """Scratch arrays of one trajectory's segments (``kernel.run_rows``)."""
+    n_C = tab.C.size
+    return (
+        np.empty(n_C, np.complex128),  # cC: block coordinates
+        np.empty(n_C, np.complex128),  # y: evolved block
+        np.empty(tab.U_rate.size),  # pU: weights by decay group
+        np.empty(tab.out.size),  # w: source populations
+        np.empty(tab.src.shape[1], np.complex128),  # vals: the jumped line
+        np.empty(max(tab.rest_lam.size, 1), np.complex128),  # factors of ``rest``
+        np.empty(D, np.complex128),  # c0: coordinates at the segment's start
+        np.empty(D, np.complex128),  # c1: at its end
+        np.empty(max(tab.freq.size, 1), np.complex128),  # zs: exp(i w s)
+        np.empty(n_C, np.complex128),  # Taylor: the current term
+        np.empty(n_C, np.complex128),  # Taylor: the partial sum
+    )
