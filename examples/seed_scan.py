@@ -20,8 +20,8 @@ file, so that scans run in pieces are summarised together with ``--from``.
 
 The rates in ``tests/README.md`` and at the top of the test modules come from
 seeds 2000000 to 2000044, 45 per check (``--seeds 45 --first-seed 2000000``, run in
-pieces of at most 15 seeds and combined with ``--from``): about 12.5 minutes of one
-core, ~17 s per seed for all 63 checks.
+pieces of at most 15 seeds and combined with ``--from``): about 11 minutes of one
+core, ~15 s per seed for all 63 checks.
 
 Method. A check's rate is far below what its seeds can show directly (a single
 normal z fails |z| < 4.5 once in 1.5e5 seeds), so the table gives two rates:

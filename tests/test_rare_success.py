@@ -1,7 +1,7 @@
 """The rare-success regime: initial-state sampling and propagation accurate for every
 amplitude relative to its own size, down to p_suc ~ 1e-95 (App. E).
 
-Measured false-alarm rate: 4.7e-5 per change of random stream (95% upper bound
+Measured false-alarm rate: 4.6e-5 per change of random stream (95% upper bound
 3.5e-3; 45 seeds, `python examples/seed_scan.py --checks 'rare_success:*' --seeds 45
 --first-seed 2000000`), the sum over its 3 stochastic checks; no failure.
 
