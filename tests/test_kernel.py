@@ -11,6 +11,7 @@ checked against exact values in ``test_kernel_law.py`` and by the stochastic sui
 
 from __future__ import annotations
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -125,6 +126,34 @@ def test_segment_integrals_equal_numpy(name: str, ip: bool) -> None:
         K._segment(x, s[i], tab, pt, ws, True, acc)
         scale = max(s[i], 1.0)  # the closed form cancels to ~eps / omega
         np.testing.assert_allclose(acc, ref[i], rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("s", [1e-300, 1e-12, 1e-6, 1e-2])
+def test_short_segment_integrals_are_exact(s: float) -> None:
+    """A segment so short that the phases omega s round to (nearly) 1: the closed
+    form (P(s) - P(0)) i / omega would cancel to nothing; both kernels give
+    P(0) s (1 - e^{-i omega s}) / (i omega s) to rounding (the wrong time averages
+    of an attempt period of 1e-300)."""
+    unr, tab, ws = _setup("reset-qudit-4", True)
+    pairs = all_pairs(unr)
+    psi = _states(unr.dim, 1, 7)
+    c = unr.to_coords(psi)[0]
+    omega = pairs.omega
+    P0 = c[pairs.left] * c[pairs.right].conj()
+    x = omega * s
+    with mpmath.workdps(30):  # (1 - e^{-ix}) / (ix), 1 at x = 0
+        mean = np.array(
+            [complex((1 - mpmath.exp(-1j * v)) / (1j * v)) if v else 1 for v in x]
+        )
+    exact = P0 * s * mean
+    scale = np.abs(P0).max() * s
+    numpy_form = segment_density_integral(unr, c[None, :], np.array([s]), pairs)[0]
+    np.testing.assert_allclose(numpy_form, exact, rtol=0, atol=1e-12 * scale)
+    acc = np.zeros(pairs.left.size, complex)
+    x_ = psi[0].copy()
+    K._coordinates(x_, tab, ws[0])
+    K._segment(x_, s, tab, pair_tables(pairs), ws, True, acc)
+    np.testing.assert_allclose(acc, exact, rtol=0, atol=1e-12 * scale)
 
 
 def test_kernel_choice_is_checked_before_any_work() -> None:

@@ -19,7 +19,8 @@ jump: an exponential clock from ``rng_times``, two uniforms from ``rng_channels`
 Compiled code is cached on disk (``cache=True``): only the first run after an
 install pays the compilation (README). Every compiled piece lives in this file: numba
 checks a cache against the file of the cached function only, and the pieces are
-inlined into ``run_rows``.
+inlined into ``run_rows`` (the constants read from ``propagation`` and
+``segment_integrals`` are frozen into the cache too: change them with this file).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numba
 import numpy as np
 
 from trajectories.engine.propagation import STEP_NORM
+from trajectories.engine.segment_integrals import SHORT_PHASE
 
 _ENTRY = {"cache": True, "error_model": "numpy", "nogil": True, "_nrt": False}
 """Compiled without numba's reference counting of arrays (``_nrt``): nothing in the
@@ -282,11 +284,12 @@ def _integral_unitary(c0, c1, s, pt, acc):
     for q in range(pt.left.size):
         a, b = pt.left[q], pt.right[q]
         P0 = c0[a] * np.conj(c0[b])
-        if pt.near_omega[q] != 0:  # -expm1(-i x) / (i x), to full precision
-            x = s * pt.near_omega[q]
-            if x != 0:
-                em1 = complex(-2.0 * np.sin(0.5 * x) ** 2, -np.sin(x))
-                acc[q] += P0 * s * (-em1 / (1j * x))
+        x = s * pt.omega[q]
+        if x == 0:  # degenerate, or a phase below the smallest double
+            acc[q] += P0 * s
+        elif pt.near_omega[q] != 0 or abs(x) < SHORT_PHASE:
+            mean = complex(np.sin(x) / x, -2.0 * np.sin(0.5 * x) ** 2 / x)
+            acc[q] += P0 * (s * mean)  # the mean phase, exact at any s
         else:
             P1 = c1[a] * np.conj(c1[b])
             acc[q] += (P1 - P0) * pt.inv_omega[q] + P0 * (pt.degenerate[q] * s)

@@ -66,6 +66,7 @@ class PairTables(NamedTuple):
     inv_omega: NDArray[np.complex128]
     degenerate: NDArray[np.float64]
     near_omega: NDArray[np.float64]  # omega_lm of near-degenerate pairs, else 0
+    omega: NDArray[np.float64]  # omega_lm of every pair
 
 
 def supports(unr: Unravelling) -> bool:
@@ -148,6 +149,7 @@ def pair_tables(pairs: Pairs) -> PairTables:
         c(pairs.inv_omega, dtype=complex),
         c(pairs.degenerate, dtype=float),
         near,
+        c(pairs.omega, dtype=float),
     )
 
 

@@ -25,6 +25,7 @@ class Pairs:
     degenerate: NDArray[np.float64]  # 1 where omega_lm = 0
     near: NDArray[np.int64]  # positions of the near-degenerate pairs
     near_omega: NDArray[np.float64]  # their omega_lm
+    omega: NDArray[np.float64]  # omega_lm of every pair
 
     @classmethod
     def of(cls, unr: Unravelling, left: NDArray, right: NDArray) -> Pairs:
@@ -42,7 +43,9 @@ class Pairs:
         far = ~degenerate & ~near
         inv_omega[far] = 1j / omega[far]
         pos = np.flatnonzero(near)
-        return cls(left, right, inv_omega, degenerate.astype(float), pos, omega[pos])
+        return cls(
+            left, right, inv_omega, degenerate.astype(float), pos, omega[pos], omega
+        )
 
     def products(
         self, a: NDArray[np.complex128], b: NDArray[np.complex128]
@@ -112,6 +115,7 @@ def _unitary_segment_integral(
     out += P0 * (unr.degenerate * s[:, None, None])
     for m, n in unr.near_degenerate:
         out[:, m, n] = P0[:, m, n] * s * _phase_mean(s * unr.omega[m, n])
+    _short_segments(out, P0, s[:, None, None], np.multiply.outer(s, unr.omega))
     return out
 
 
@@ -125,11 +129,36 @@ def _unitary_pair_integral(
     out += P0 * (pairs.degenerate * s[:, None])
     for q, omega in zip(pairs.near.tolist(), pairs.near_omega.tolist(), strict=True):
         out[:, q] = P0[:, q] * s * _phase_mean(s * omega)
+    _short_segments(out, P0, s[:, None], np.multiply.outer(s, pairs.omega))
     return out
 
 
+SHORT_PHASE = 1e-3
+"""Below this |omega s| the closed form (P(s) - P(0)) i / omega loses more than
+eps / |omega s| ~ 2e-13 of its value to cancellation (all of it once the phase rounds
+to 1, e.g. at an attempt period of 1e-300): those integrals are P(0) s times the
+mean phase (``_phase_mean``) instead, exact at any s."""
+
+
+def _short_segments(
+    out: NDArray[np.complex128],
+    P0: NDArray[np.complex128],
+    s: NDArray[np.float64],
+    x: NDArray[np.float64],
+) -> None:
+    """Replace the integrals whose phase x = omega s is nonzero and below
+    ``SHORT_PHASE`` by P0 s ``_phase_mean(x)`` (s broadcast to the shape of x)."""
+    short = (x != 0) & (np.abs(x) < SHORT_PHASE)
+    if short.any():
+        s_full = np.broadcast_to(s, x.shape)
+        out[short] = P0[short] * s_full[short] * _phase_mean(x[short])
+
+
 def _phase_mean(x: NDArray[np.float64]) -> NDArray[np.complex128]:
-    """(1/x) integral_0^x exp(-i u) du = -expm1(-i x) / (i x), 1 at x = 0 (a
-    segment of zero length)."""
+    """(1/x) integral_0^x exp(-i u) du = sin(x)/x - i 2 sin(x/2)^2 / x in real
+    arithmetic (complex division overflows at x ~ 1e-300), 1 at x = 0 (a segment
+    of zero length)."""
     safe = np.where(x == 0, 1.0, x)
-    return np.where(x == 0, 1.0, -np.expm1(-1j * safe) / (1j * safe))
+    real = np.where(x == 0, 1.0, np.sin(safe) / safe)
+    imag = np.where(x == 0, 0.0, -2.0 * np.sin(0.5 * safe) ** 2 / safe)
+    return real + 1j * imag
