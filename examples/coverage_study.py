@@ -1,6 +1,6 @@
 """Coverage of the 95% intervals over many seeds (``trajectories.validation.coverage``).
 
-    python examples/coverage_study.py --jobs 2        # 200 seeds per case (~15 min)
+    python examples/coverage_study.py --jobs 2        # 200 seeds per case (~2 min)
     python examples/coverage_study.py --seeds 20      # a quick look
 
 For each case (both models, kept dimensions d = 2..4, p_suc from 0.30 down to 1e-12,
