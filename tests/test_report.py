@@ -254,6 +254,41 @@ def test_point_records_match_the_pivot(run_dir: Path) -> None:
     assert np.mean(rec.k == 1) == pytest.approx(summary["p_suc_sampled"])
 
 
+def test_records_read_as_batches_finish_equal_those_read_at_the_end(
+    run_dir: Path,
+) -> None:
+    """``RecordsReader`` folds batches read in any order (as workers finish them)
+    in the manifest's order: the same sums bit for bit as ``read_records``; a batch
+    damaged when first read is read again, and its error raised, at the end."""
+    from trajectories.pipeline.integrity import RecordError
+    from trajectories.pipeline.records import RecordsReader, read_records
+    from trajectories.pipeline.rundir import RunDirectory
+
+    rundir = RunDirectory(run_dir)
+    config = report._load(run_dir)[2]  # the run's resolved config
+    batches = rundir.batches_of(0)
+    assert len(batches) > 2
+    reader = RecordsReader(config, rundir)
+    for batch in reversed(batches[1:]):  # out of order, one left for the end
+        reader.read(batch)
+    (late,), (whole,) = reader.records(), read_records(config, rundir)
+    for name in ("born", "sampled"):
+        np.testing.assert_array_equal(late.p[name], whole.p[name])
+    np.testing.assert_array_equal(late.groups, whole.groups)
+    np.testing.assert_array_equal(late.k, whole.k)
+    assert late.state_sums() is None or late.state_sums().equals(whole.state_sums())
+    seal = run_dir / "batches" / f"{batches[0].name}.seal.json"
+    saved = seal.read_text()
+    try:
+        seal.write_text("{}")
+        reader = RecordsReader(config, rundir)
+        reader.read(batches[0])  # damaged: left to records()
+        with pytest.raises(RecordError):
+            reader.records()
+    finally:
+        seal.write_text(saved)
+
+
 def test_sweep_figure_accepts_curves() -> None:
     summary = pd.DataFrame(
         {

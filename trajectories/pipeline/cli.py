@@ -30,7 +30,7 @@ from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_
 from trajectories.pipeline.help_text import help_epilog, list_presets, show_config
 from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.progress import StatusLine, progress_bar
-from trajectories.pipeline.records import read_records
+from trajectories.pipeline.records import RecordsReader
 from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
@@ -219,6 +219,7 @@ def _run_locked(
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
+    reader = RecordsReader(config, rundir)  # reads each batch as it finishes
     try:
         total = sum(b.size for b in batches)
         with progress_bar(total, len(batches), args.quiet) as bar:
@@ -232,10 +233,11 @@ def _run_locked(
                 client=client,
             ):
                 bar.update(batch.size)
+                reader.read(batch)
     except (KeyboardInterrupt, Exception) as err:
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
-    records = read_records(config, rundir)
+    records = reader.records()
     rows = summarize(config, records)
     rundir.finish(rows)
     if not args.no_report:

@@ -11,13 +11,18 @@ machines).
 
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from analysis.heralding_stats import ratio_groups
+from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.integrity import RecordError
 from trajectories.pipeline.rundir import RunDirectory
 
 
@@ -39,16 +44,17 @@ class PointRecords:
         states: pd.DataFrame | None = None,
     ) -> None:
         """Fold in one batch's attempts, runs and states tables."""
-        if states is not None:
-            self.states.append(states)
-        for name, col in (("born", "first_born"), ("sampled", "first_success")):
-            x = runs[col].to_numpy(dtype=float)
-            self.p[name] += (x.sum(), (x**2).sum())
-        g = ratio_groups(runs, n_total=self.n_total)
-        self.groups = g if self.groups is None else self.groups + g
-        t0 = int(runs["trajectory"].min())
-        self.k_parts.append(_first_success(attempts, t0, len(runs), self.attempts))
-        self.starts.append(t0)
+        self.fold(batch_part(attempts, runs, states, self.n_total, self.attempts))
+
+    def fold(self, part: BatchPart) -> None:
+        """Fold in one batch's share (``batch_part``)."""
+        if part.states is not None:
+            self.states.append(part.states)
+        for name in ("born", "sampled"):
+            self.p[name] += part.p[name]
+        self.groups = part.groups if self.groups is None else self.groups + part.groups
+        self.k_parts.append(part.k)
+        self.starts.append(part.start)
 
     def state_sums(self) -> pd.DataFrame:
         """The states tables of all batches, one row per batch and element (small:
@@ -86,11 +92,75 @@ def _first_success(
 def read_records(config: RunConfig, rundir: RunDirectory) -> list[PointRecords]:
     """Every grid point's records, each batch file read once (BLAS on one thread,
     as in ``summary.SERIAL_BLAS``)."""
-    out = []
-    with threadpool_limits(limits=1):
-        for p, point in enumerate(config.points()):
-            rec = PointRecords(point.sampling.n_traj, point.protocol.attempts)
-            for tables in rundir.iter_batches(p):
-                rec.add(**tables)
-            out.append(rec)
-    return out
+    return RecordsReader(config, rundir).records()
+
+
+@dataclass(frozen=True, eq=False)
+class BatchPart:
+    """One batch's share of its grid point's records (``PointRecords.fold``):
+    small, whatever the size of its tables."""
+
+    p: dict[str, tuple[float, float]]  # sums of x and x^2 of the first outcomes
+    groups: NDArray[np.complex128]  # its rho' group sums (``ratio_groups``)
+    k: NDArray[np.int32]  # K of each of its machines
+    start: int  # its first trajectory
+    states: pd.DataFrame | None
+
+
+def batch_part(
+    attempts: pd.DataFrame,
+    runs: pd.DataFrame,
+    states: pd.DataFrame | None,
+    n_total: int,
+    n_attempts: int,
+) -> BatchPart:
+    """The share of one batch's tables, for a point of ``n_total`` machines and
+    ``n_attempts`` attempts."""
+    p = {}
+    for name, col in (("born", "first_born"), ("sampled", "first_success")):
+        x = runs[col].to_numpy(dtype=float)
+        p[name] = (x.sum(), (x**2).sum())
+    t0 = int(runs["trajectory"].min())
+    k = _first_success(attempts, t0, len(runs), n_attempts)
+    return BatchPart(p, ratio_groups(runs, n_total=n_total), k, t0, states)
+
+
+class RecordsReader:
+    """A run's records, read batch by batch as the batches finish (``read``: the
+    parent reads while its workers compute the next ones) and folded per grid
+    point in the order of the manifest (``records``), so that the sums are those
+    of reading every batch at the end, bit for bit. A batch that was not read (or
+    whose reading failed) is read, and its error raised, by ``records``."""
+
+    def __init__(self, config: RunConfig, rundir: RunDirectory) -> None:
+        self.rundir = rundir
+        self.points = config.points()
+        self.parts: dict[str, BatchPart] = {}
+
+    def read(self, batch: Batch) -> None:
+        """Read a finished batch now (a damaged one is left to ``records``)."""
+        with threadpool_limits(limits=1), contextlib.suppress(RecordError):
+            self.parts[batch.name] = self._part(batch)
+
+    def _part(self, batch: Batch) -> BatchPart:
+        point = self.points[batch.point]
+        tables = self.rundir.read_batch(batch)
+        return batch_part(
+            tables["attempts"],
+            tables["runs"],
+            tables.get("states"),
+            point.sampling.n_traj,
+            point.protocol.attempts,
+        )
+
+    def records(self) -> list[PointRecords]:
+        """Every grid point's records."""
+        out = []
+        with threadpool_limits(limits=1):
+            for p, point in enumerate(self.points):
+                rec = PointRecords(point.sampling.n_traj, point.protocol.attempts)
+                for batch in self.rundir.batches_of(p):
+                    part = self.parts.pop(batch.name, None)
+                    rec.fold(part if part is not None else self._part(batch))
+                out.append(rec)
+        return out

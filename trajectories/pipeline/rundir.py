@@ -319,13 +319,13 @@ class RunDirectory:
             if not self.has_batch(batch):
                 continue
             try:
-                self._read_batch(batch)
+                self.read_batch(batch)
             except RecordError as err:
                 damaged[batch.name] = err.reason
                 self._seal_path(batch).unlink(missing_ok=True)
         return damaged
 
-    def _read_batch(self, batch: Batch) -> dict[str, pd.DataFrame]:
+    def read_batch(self, batch: Batch) -> dict[str, pd.DataFrame]:
         """The batch's tables, checked against its seal; RecordError otherwise."""
         try:
             seal = json.loads(self._seal_path(batch).read_text())
@@ -354,6 +354,11 @@ class RunDirectory:
     def iter_batches(self, point: int) -> Iterator[dict[str, pd.DataFrame]]:
         """The tables (``TABLES``) of each batch of a grid point, one at a time, each
         checked against its seal; RecordError for a missing or damaged one."""
+        for batch in self.batches_of(point):
+            yield self.read_batch(batch)
+
+    def batches_of(self, point: int) -> list[Batch]:
+        """The batches of a grid point, in the manifest's order."""
         batches = [
             Batch(b["point"], b["index"], b["start"], b["size"])
             for b in self.manifest()["batches"]
@@ -361,8 +366,7 @@ class RunDirectory:
         ]
         if not batches:
             raise ConfigError(f"{self.path}: no records of grid point {point}")
-        for batch in batches:
-            yield self._read_batch(batch)
+        return batches
 
     def finish(self, rows: list[dict[str, Any]]) -> None:
         """Write summary.json, summary.csv and steady_state.csv (the sampled steady
