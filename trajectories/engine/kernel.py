@@ -59,15 +59,15 @@ def _coordinates(psi, tab, cC):
 def _evolve(psi, s, tab, cC, ws):
     """exp(-i H_eff s) psi in place, from the block coordinates cC (which become
     those of the evolved state); the reset model's common decay is left out."""
-    work = ws[5]
     if _in_block(psi, tab.C):
         _evolve_block(psi, s, tab, cC, ws)
-    if tab.rest.size:
-        for g in range(tab.rest_lam.size):
-            work[g] = np.exp(-1j * tab.rest_lam[g] * s)
-        for j in range(tab.rest.size):
-            if psi[tab.rest[j]] != 0:
-                psi[tab.rest[j]] *= work[tab.rest_group[j]]
+    for j in range(tab.rest.size):  # a factor per level with amplitude
+        if psi[tab.rest[j]] != 0:
+            lam = tab.rest_lam[tab.rest_group[j]]
+            if lam.real == 0:  # a pure decay (the interaction picture)
+                psi[tab.rest[j]] *= np.exp(lam.imag * s)
+            else:
+                psi[tab.rest[j]] *= np.exp(-1j * lam * s)
 
 
 @numba.njit(**_JIT)
@@ -83,7 +83,7 @@ def _in_block(psi, C):
 @numba.njit(**_JIT)
 def _evolve_block(psi, s, tab, cC, ws):
     """The coupled block of ``_evolve``."""
-    C, zs = tab.C, ws[8]
+    C, zs = tab.C, ws[7]
     if tab.rate >= 0:  # real eigenvalues +-w: z = exp(i w s)
         for j in range(tab.freq.size):
             x = tab.freq[j] * s
@@ -97,7 +97,7 @@ def _evolve_block(psi, s, tab, cC, ws):
         for a in range(C.size):
             cC[a] *= np.exp(-1j * tab.lam_C[a] * s)
     if tab.taylor:
-        _taylor_block(psi, s, tab, ws[9], ws[10], ws[1])
+        _taylor_block(psi, s, tab, ws[8], ws[9], ws[1])
     else:
         for a in range(C.size):
             acc = 0j
@@ -344,7 +344,7 @@ def _full_coordinates(psi, tab, cC, c):
 def _segment(psi, s, tab, pt, ws, integrate, acc):
     """Move psi by s (free evolution from the block coordinates in ws) and add the
     segment's time-average integral to ``acc`` if ``integrate``."""
-    cC, c0, c1 = ws[0], ws[6], ws[7]
+    cC, c0, c1 = ws[0], ws[5], ws[6]
     if integrate:
         _full_coordinates(psi, tab, cC, c0)
     _evolve(psi, s, tab, cC, ws)

@@ -169,7 +169,6 @@ def workspace(tab: KernelTables, D: int) -> tuple[NDArray, ...]:
         np.empty(tab.U_rate.size),  # pU: weights by decay group
         np.empty(tab.out.size),  # w: source populations
         np.empty(tab.src.shape[1], np.complex128),  # vals: the jumped line
-        np.empty(max(tab.rest_lam.size, 1), np.complex128),  # factors of ``rest``
         np.empty(D, np.complex128),  # c0: coordinates at the segment's start
         np.empty(D, np.complex128),  # c1: at its end
         np.empty(max(tab.freq.size, 1), np.complex128),  # zs: exp(i w s)
