@@ -55,7 +55,22 @@ TARGET_JUMPS = 2_000_000
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _log_norm(s, psi, C, R, R_inv, lam, G, y):
+def _block_after(psi, s, C, R, R_inv, lam, tmp, out):
+    """out = the coupled block of exp(-i H_eff s) psi: R e^{-i lam s} R^-1 psi_C."""
+    for j in range(C.size):
+        acc = 0j
+        for k in range(C.size):
+            acc += R_inv[j, k] * psi[C[k]]
+        tmp[j] = acc * np.exp(-1j * lam[C[j]] * s)
+    for j in range(C.size):
+        acc = 0j
+        for k in range(C.size):
+            acc += R[j, k] * tmp[k]
+        out[j] = acc
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _log_norm(s, psi, C, R, R_inv, lam, G, y, out):
     """(log ||exp(-i H_eff s) psi||^2, d/ds of it)."""
     a, b = 0.0, 0.0
     inside = np.zeros(psi.size, np.bool_)
@@ -66,31 +81,24 @@ def _log_norm(s, psi, C, R, R_inv, lam, G, y):
             e = abs(psi[i]) ** 2 * np.exp(-G[i] * s)
             a += e
             b += G[i] * e
+    _block_after(psi, s, C, R, R_inv, lam, y, out)
     for j in range(C.size):
-        acc = 0j
-        for k in range(C.size):
-            acc += R_inv[j, k] * psi[C[k]]
-        y[j] = acc * np.exp(-1j * lam[C[j]] * s)
-    for j in range(C.size):
-        acc = 0j
-        for k in range(C.size):
-            acc += R[j, k] * y[k]
-        p = abs(acc) ** 2
+        p = abs(out[j]) ** 2
         a += p
         b += G[C[j]] * p
     return np.log(a), -b / a
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _root(psi, E, horizon, C, R, R_inv, lam, G, y):
+def _root(psi, E, horizon, C, R, R_inv, lam, G, y, out):
     """The s < horizon where log ||psi(s)||^2 = -E (Newton, bisection guard), or
     inf."""
-    f, df = _log_norm(horizon, psi, C, R, R_inv, lam, G, y)
+    f, df = _log_norm(horizon, psi, C, R, R_inv, lam, G, y, out)
     if f + E > 0:
         return np.inf
     lo, hi, s = 0.0, horizon, 0.0
     for _ in range(100):
-        f, df = _log_norm(s, psi, C, R, R_inv, lam, G, y)
+        f, df = _log_norm(s, psi, C, R, R_inv, lam, G, y, out)
         f += E
         if abs(f) <= 1e-13:
             return s
@@ -123,18 +131,11 @@ def reference_run(psi0, n, T, rate, C, R, R_inv, lam, G, dims, out, cdf, chan,
             if rate > 0:
                 s = E / rate
             else:
-                s = _root(psi, E, T - t, C, R, R_inv, lam, G, y)
+                s = _root(psi, E, T - t, C, R, R_inv, lam, G, y, c)
             step = min(s, T - t)
-            for j in range(C.size):  # the coupled block in its eigenbasis
-                acc = 0j
-                for k in range(C.size):
-                    acc += R_inv[j, k] * psi[C[k]]
-                c[j] = acc * np.exp(-1j * lam[C[j]] * step)
+            _block_after(psi, step, C, R, R_inv, lam, c, y)  # in the eigenbasis
             for j in range(C.size):
-                acc = 0j
-                for k in range(C.size):
-                    acc += R[j, k] * c[k]
-                psi[C[j]] = acc
+                psi[C[j]] = y[j]
             if rate < 0:  # decay of the other levels (no phase in the picture)
                 for i in range(D):
                     if psi[i] != 0 and G[i] > 0:

@@ -152,18 +152,6 @@ class ChunkSums:
     )
     """The running sums (every field but the per-trajectory counts and jumps)."""
 
-    def merge(self, other: ChunkSums) -> ChunkSums:
-        """Sums of two sets of trajectories (other's trajectories come after)."""
-        kw = {name: getattr(self, name) + getattr(other, name) for name in self.SUMS}
-        return ChunkSums(
-            **kw,
-            counts=np.concatenate([self.counts, other.counts]),
-            counts_after_burn_in=np.concatenate(
-                [self.counts_after_burn_in, other.counts_after_burn_in]
-            ),
-            jumps=self.jumps + other.jumps,
-        )
-
     def add_sums(self, other: ChunkSums) -> None:
         """Add the running sums and jump records of ``other`` in place (not its
         per-trajectory counts: see ``engine.ensemble``, which concatenates those

@@ -176,10 +176,7 @@ def _group_weights(psi, tab, pU):
 def _one_rate(psi, tab, pU):
     """The decay rate G of a state that only decays as exp(-G s): no population
     in the coupled block, all of it on uncoupled levels of one rate; else -1."""
-    for a in range(tab.C.size):
-        if psi[tab.C[a]] != 0:
-            return -1.0
-    if _group_weights(psi, tab, pU) != 1:
+    if _in_block(psi, tab.C) or _group_weights(psi, tab, pU) != 1:
         return -1.0
     return tab.U_rate[np.argmax(pU)]
 
