@@ -131,9 +131,16 @@ STOCHASTIC_CHECKS = {"default-run": check_default_run}
 
 
 def test_records_do_not_depend_on_jobs(tmp_path: Path) -> None:
+    """Nor on the local backend; and the summary formed from the workers' shares
+    is the one formed from the files (``--jobs 1``: shares of the parent's tables)."""
     assert main([*SMALL, "--out", str(tmp_path / "a"), "--jobs", "1"]) == 0
-    assert main([*SMALL, "--out", str(tmp_path / "b"), "--jobs", "2"]) == 0
-    assert_same_records(tmp_path / "a", tmp_path / "b")
+    for backend in ("fork", "loky"):
+        out = tmp_path / backend
+        args = ["--out", str(out), "--jobs", "2", "--backend", backend]
+        assert main([*SMALL, *args]) == 0
+        assert_same_records(tmp_path / "a", out)
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary == json.loads((tmp_path / "a" / "summary.json").read_text())
     c = tmp_path / "c"
     assert main([*SMALL, "--out", str(c), "--jobs", "1", "--seed", "7"]) == 0
     assert not records(c)["attempts"].equals(records(tmp_path / "a")["attempts"])
@@ -183,6 +190,9 @@ def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
     assert main(["--quiet", "--out", str(cut), "--resume", "--jobs", "2"]) == 0
     assert_same_records(full, cut)
     assert json.loads((cut / "manifest.json").read_text())["resumed"]
+    # shares read from the files of the first run's batches: the same summary
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary == json.loads((full / "summary.json").read_text())
 
 
 def test_resume_refuses_a_different_config(tmp_path: Path, capsys) -> None:
@@ -375,7 +385,7 @@ def test_batch_seeds_follow_the_contract() -> None:
 def test_batches_receive_the_validated_points(monkeypatch) -> None:
     """The config is validated once (its grid points with it): running batches
     validates nothing again."""
-    from trajectories.pipeline import batches, config
+    from trajectories.pipeline import backends, batches, config
 
     cfg = config.load_config(
         None,
@@ -390,7 +400,7 @@ def test_batches_receive_the_validated_points(monkeypatch) -> None:
     calls = []
     real = config.validate
     monkeypatch.setattr(config, "validate", lambda d: calls.append(d) or real(d))
-    done = list(batches.execute(cfg, batches.plan(cfg), lambda b, r: None))
+    done = list(backends.execute(cfg, batches.plan(cfg), lambda b, r: None))
     assert len(done) == 4
     assert calls == []
 
@@ -413,9 +423,9 @@ def test_argument_errors_are_one_line(capsys, args: list, message: str) -> None:
 
 def _failing_batch(error: BaseException, after: int) -> object:
     """A run_batch that raises ``error`` once ``after`` batches are done."""
-    from trajectories.pipeline import batches
+    from trajectories.pipeline import backends
 
-    real, calls = batches.run_batch, []
+    real, calls = backends.run_batch, []
 
     def run_batch(point: object, batch: object, sweep: bool) -> object:
         calls.append(batch)
@@ -447,9 +457,9 @@ def test_a_failing_run_says_whether_to_resume(
 ) -> None:
     """Exit 1; the resume hint only where resuming can succeed; a new run that an
     error a resume would repeat stopped before any batch leaves no directory."""
-    from trajectories.pipeline import batches
+    from trajectories.pipeline import backends
 
-    monkeypatch.setattr(batches, "run_batch", _failing_batch(error, after))
+    monkeypatch.setattr(backends, "run_batch", _failing_batch(error, after))
     out = tmp_path / "run"
     assert main([*SMALL, "--out", str(out), "--jobs", "1"]) == 1
     err = capsys.readouterr().err

@@ -254,23 +254,26 @@ def test_point_records_match_the_pivot(run_dir: Path) -> None:
     assert np.mean(rec.k == 1) == pytest.approx(summary["p_suc_sampled"])
 
 
-def test_records_read_as_batches_finish_equal_those_read_at_the_end(
-    run_dir: Path,
-) -> None:
-    """``RecordsReader`` folds batches read in any order (as workers finish them)
-    in the manifest's order: the same sums bit for bit as ``read_records``; a batch
-    damaged when first read is read again, and its error raised, at the end."""
+def test_shares_formed_by_workers_equal_those_read_from_disk(run_dir: Path) -> None:
+    """A worker forms its batch's share from the tables it has just written
+    (``backends.share``); ``RecordsReader`` folds the shares handed in out of order
+    and reads the others from their sealed files, in the manifest's order: the same
+    sums bit for bit as reading every batch at the end (``read_records``). A batch
+    with no share whose files are damaged raises its RecordError."""
+    from trajectories.pipeline.backends import share
+    from trajectories.pipeline.batches import run_batch
     from trajectories.pipeline.integrity import RecordError
     from trajectories.pipeline.records import RecordsReader, read_records
     from trajectories.pipeline.rundir import RunDirectory
 
     rundir = RunDirectory(run_dir)
     config = report._load(run_dir)[2]  # the run's resolved config
+    point = config.points()[0]
     batches = rundir.batches_of(0)
     assert len(batches) > 2
     reader = RecordsReader(config, rundir)
-    for batch in reversed(batches[1:]):  # out of order, one left for the end
-        reader.read(batch)
+    for batch in reversed(batches[1:]):  # out of order, one left to be read
+        reader.add(batch, share(point, run_batch(point, batch, sweep=False)))
     (late,), (whole,) = reader.records(), read_records(config, rundir)
     for name in ("born", "sampled"):
         np.testing.assert_array_equal(late.p[name], whole.p[name])
@@ -281,10 +284,8 @@ def test_records_read_as_batches_finish_equal_those_read_at_the_end(
     saved = seal.read_text()
     try:
         seal.write_text("{}")
-        reader = RecordsReader(config, rundir)
-        reader.read(batches[0])  # damaged: left to records()
         with pytest.raises(RecordError):
-            reader.records()
+            RecordsReader(config, rundir).records()
     finally:
         seal.write_text(saved)
 

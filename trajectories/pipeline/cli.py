@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES
-from trajectories.pipeline.batches import connected, execute, plan
+from trajectories.pipeline.backends import BACKENDS, LOCAL_BACKEND, connected, execute
+from trajectories.pipeline.batches import plan
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
@@ -104,9 +105,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--backend",
-        choices=("loky", "dask"),
-        default="loky",
-        help="loky: local processes; dask: a dask.distributed cluster",
+        choices=BACKENDS,
+        default=LOCAL_BACKEND,
+        help="fork: local processes forked from the run (default on Linux); loky: "
+        "fresh local processes (default elsewhere); dask: a dask.distributed cluster",
     )
     p.add_argument("--scheduler", help="dask scheduler address, e.g. tcp://host:8786")
     p.add_argument("--seed", type=int, help="override sampling.seed")
@@ -219,12 +221,12 @@ def _run_locked(
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
-    reader = RecordsReader(config, rundir)  # reads each batch as it finishes
+    reader = RecordsReader(config, rundir)
     try:
         total = sum(b.size for b in batches)
         with progress_bar(total, len(batches), args.quiet) as bar:
             bar.update(done_traj)
-            for batch in execute(
+            for batch, part in execute(
                 config,
                 todo,
                 rundir.write_batch,
@@ -233,7 +235,7 @@ def _run_locked(
                 client=client,
             ):
                 bar.update(batch.size)
-                reader.read(batch)
+                reader.add(batch, part)
     except (KeyboardInterrupt, Exception) as err:
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
@@ -241,7 +243,7 @@ def _run_locked(
     rows = summarize(config, records)
     rundir.finish(rows)
     if not args.no_report:
-        write_report(out, records)
+        write_report(out, records, jobs=n_jobs if args.backend == "fork" else 1)
     if not args.quiet:
         print(format_summary(rows, out))
     for note in resolution_notes(rows):

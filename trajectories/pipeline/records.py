@@ -11,18 +11,14 @@ machines).
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from analysis.heralding_stats import ratio_groups
+from trajectories.pipeline.batch_parts import BatchPart, batch_part
 from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import RunConfig
-from trajectories.pipeline.integrity import RecordError
 from trajectories.pipeline.rundir import RunDirectory
 
 
@@ -73,74 +69,28 @@ class PointRecords:
         return (self.k == 1).reshape(-1, machines).any(axis=1)
 
 
-def _first_success(
-    attempts: pd.DataFrame, t0: int, n: int, n_attempts: int
-) -> NDArray[np.int32]:
-    """K of machines t0..t0+n-1 from their attempts table (censored: attempts + 1)."""
-    k = np.full(n, n_attempts + 1, dtype=np.int32)
-    hit = attempts["success"].to_numpy(dtype=bool)
-    traj = attempts["trajectory"].to_numpy()[hit] - t0
-    att = attempts["attempt"].to_numpy()[hit].astype(np.int32)
-    order = np.lexsort((att, traj))  # the first success of each machine first
-    traj, att = traj[order], att[order]
-    first = np.ones(traj.size, dtype=bool)
-    first[1:] = traj[1:] != traj[:-1]
-    k[traj[first]] = att[first]
-    return k
-
-
 def read_records(config: RunConfig, rundir: RunDirectory) -> list[PointRecords]:
     """Every grid point's records, each batch file read once (BLAS on one thread,
     as in ``summary.SERIAL_BLAS``)."""
     return RecordsReader(config, rundir).records()
 
 
-@dataclass(frozen=True, eq=False)
-class BatchPart:
-    """One batch's share of its grid point's records (``PointRecords.fold``):
-    small, whatever the size of its tables."""
-
-    p: dict[str, tuple[float, float]]  # sums of x and x^2 of the first outcomes
-    groups: NDArray[np.complex128]  # its rho' group sums (``ratio_groups``)
-    k: NDArray[np.int32]  # K of each of its machines
-    start: int  # its first trajectory
-    states: pd.DataFrame | None
-
-
-def batch_part(
-    attempts: pd.DataFrame,
-    runs: pd.DataFrame,
-    states: pd.DataFrame | None,
-    n_total: int,
-    n_attempts: int,
-) -> BatchPart:
-    """The share of one batch's tables, for a point of ``n_total`` machines and
-    ``n_attempts`` attempts."""
-    p = {}
-    for name, col in (("born", "first_born"), ("sampled", "first_success")):
-        x = runs[col].to_numpy(dtype=float)
-        p[name] = (x.sum(), (x**2).sum())
-    t0 = int(runs["trajectory"].min())
-    k = _first_success(attempts, t0, len(runs), n_attempts)
-    return BatchPart(p, ratio_groups(runs, n_total=n_total), k, t0, states)
-
-
 class RecordsReader:
-    """A run's records, read batch by batch as the batches finish (``read``: the
-    parent reads while its workers compute the next ones) and folded per grid
-    point in the order of the manifest (``records``), so that the sums are those
-    of reading every batch at the end, bit for bit. A batch that was not read (or
-    whose reading failed) is read, and its error raised, by ``records``."""
+    """A run's records: the shares of the batches its workers finish (``add``,
+    formed by the workers from the tables they wrote) and of the batches an
+    earlier run finished (read from their sealed files), folded per grid point in
+    the order of the manifest (``records``), so that the sums are those of reading
+    every batch at the end, bit for bit. A batch without a share is read, and a
+    damaged one raises its RecordError, in ``records``."""
 
     def __init__(self, config: RunConfig, rundir: RunDirectory) -> None:
         self.rundir = rundir
         self.points = config.points()
         self.parts: dict[str, BatchPart] = {}
 
-    def read(self, batch: Batch) -> None:
-        """Read a finished batch now (a damaged one is left to ``records``)."""
-        with threadpool_limits(limits=1), contextlib.suppress(RecordError):
-            self.parts[batch.name] = self._part(batch)
+    def add(self, batch: Batch, part: BatchPart) -> None:
+        """The share of a batch finished in this run."""
+        self.parts[batch.name] = part
 
     def _part(self, batch: Batch) -> BatchPart:
         point = self.points[batch.point]

@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from analysis import report as rp
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
+from trajectories.pipeline.figure_files import FigureFiles
 from trajectories.pipeline.records import PointRecords, read_records
 from trajectories.pipeline.report_sections import (
     FIGURE_DIR,
@@ -86,7 +87,7 @@ def _parameters(manifest: dict[str, Any]) -> list[str]:
 
 
 def write_report(
-    run_dir: Path | str, records: list[PointRecords] | None = None
+    run_dir: Path | str, records: list[PointRecords] | None = None, jobs: int = 1
 ) -> Path:
     """Write ``report.md`` and its figures for a finished run directory.
 
@@ -96,6 +97,9 @@ def write_report(
         A run directory written by ``python -m trajectories.run``.
     records
         Its records (``read_records``), if already read; else they are read here.
+    jobs
+        Processes that write the figures (``FigureFiles.write``: forked from this
+        one, on Linux).
 
     Returns
     -------
@@ -104,8 +108,7 @@ def write_report(
         (e.g. unfinished) run directory.
     """
     rundir, manifest, config, rows = _load(Path(run_dir))
-    fig_dir = rundir.path / FIGURE_DIR
-    fig_dir.mkdir(exist_ok=True)
+    figures = FigureFiles(rundir.path / FIGURE_DIR)
     points = config.points()
     machine = config.machine
     lines = [
@@ -124,9 +127,10 @@ def write_report(
         records = read_records(config, rundir)
     with threadpool_limits(limits=SERIAL_BLAS):
         if config.sweep:
-            lines += sweep_section(config, rows, fig_dir)
+            lines += sweep_section(config, rows, figures)
         for p, (point, row, rec) in enumerate(zip(points, rows, records, strict=True)):
-            lines += point_section(p, config, point, row, rec, fig_dir)
+            lines += point_section(p, config, point, row, rec, figures)
+        figures.write(jobs)
     out = rundir.path / "report.md"
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text("\n".join(lines))

@@ -3,14 +3,12 @@ sampled steady state beside the exact one (from the ``states`` records)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from analysis import figures as fg
 from analysis.density_plot import density_matrix_figure
 from analysis.estimators import moments_mean_se
 from analysis.relaxation_plot import relaxation_figure
@@ -18,6 +16,7 @@ from trajectories.exact.relaxation import liouvillian_gap
 from trajectories.exact.starts import start_density
 from trajectories.exact.states import evolve, steady_state
 from trajectories.pipeline.config import RunConfig
+from trajectories.pipeline.figure_files import FigureFiles
 from trajectories.pipeline.records import PointRecords
 from trajectories.pipeline.steady_estimates import sampled_density
 from trajectories.pipeline.summary import format_estimate
@@ -28,7 +27,11 @@ CURVES = 6
 
 
 def relaxation_section(
-    stem: str, point: RunConfig, row: dict[str, Any], rec: PointRecords, fig_dir: Path
+    stem: str,
+    point: RunConfig,
+    row: dict[str, Any],
+    rec: PointRecords,
+    figures: FigureFiles,
 ) -> list[str]:
     """Figures and Markdown of the relaxation and the sampled steady state."""
     states = rec.state_sums()
@@ -38,7 +41,7 @@ def relaxation_section(
     rho_ss = steady_state(model)
     gap = liouvillian_gap(model)
     steady = _steady_figure(states, rho_ss, row, model)
-    fig_s = fg.save_figure(steady, fig_dir / f"{stem}_steady.png")
+    fig_s = figures.add(steady, f"{stem}_steady.png")
     z_max = row.get("steady_state_max_abs_z", float("nan"))
     return [
         "### Relaxation and the sampled steady state",
@@ -47,7 +50,7 @@ def relaxation_section(
         f"elements reachable from the populations) is {gap:.4g}, a relaxation time "
         f"of {1 / gap:.4g}; burn-in {point.burn_in:.4g} before the first attempt.",
         "",
-        *_relaxation_lines(stem, states, model, point, rho_ss, 1 / gap, fig_dir),
+        *_relaxation_lines(stem, states, model, point, rho_ss, 1 / gap, figures),
         "The steady state sampled by the run, element by element (time average along "
         "each trajectory over the window before the first attempt), beside the exact "
         f"one: largest |z| over {row.get('steady_state_n_elements', 0)} compared "
@@ -72,7 +75,7 @@ def _relaxation_lines(
     point: RunConfig,
     rho_ss: NDArray,
     tau: float,
-    fig_dir: Path,
+    figures: FigureFiles,
 ) -> list[str]:
     """The relaxation figure and its line, or one line when the ensemble is sampled
     at a single time (no burn-in: nothing relaxes before the first attempt)."""
@@ -85,7 +88,7 @@ def _relaxation_lines(
             "",
         ]
     curves = _relaxation_curves(ens, model, point, rho_ss, tau)
-    path = fg.save_figure(curves, fig_dir / f"{stem}_relaxation.png")
+    path = figures.add(curves, f"{stem}_relaxation.png")
     return [f"![relaxation](figures/{path.name})", ""]
 
 

@@ -25,6 +25,7 @@ from analysis.heralding_stats import post_selected_state
 from trajectories.exact.states import Herald, herald
 from trajectories.heralding.measures import reported_measures
 from trajectories.pipeline.config import RunConfig, validate
+from trajectories.pipeline.figure_files import FigureFiles
 from trajectories.pipeline.records import PointRecords
 from trajectories.pipeline.references import PointReference
 from trajectories.pipeline.report_relaxation import relaxation_section
@@ -91,14 +92,14 @@ def point_section(
     point: RunConfig,
     row: dict[str, Any],
     rec: PointRecords,
-    fig_dir: Path,
+    figures: FigureFiles,
 ) -> list[str]:
     """Figures and Markdown lines of grid point p."""
     pt = _Point(p, config, point, rec)
     banks = rp.bank_success_table(
         pt.k == 1, pt.p1, rp.bank_sizes(pt.k.size, configured=pt.n_bank)
     )
-    files = _point_figures(pt, row, banks, fig_dir)
+    files = _point_figures(pt, row, banks, figures)
     rel = {key: f"{FIGURE_DIR}/{path.name}" for key, path in files.items()}
     head = f"## Grid point {p}: {pt.label}" if pt.label else "## Results"
     return [
@@ -109,7 +110,7 @@ def point_section(
         *_bank_lines(banks),
         f"![bank size]({rel['banks']})",
         "",
-        *relaxation_section(pt.stem, point, row, rec, fig_dir),
+        *relaxation_section(pt.stem, point, row, rec, figures),
         "### Validation",
         "",
         rp.markdown_validation(rp.validation_table(row)),
@@ -118,9 +119,9 @@ def point_section(
 
 
 def _point_figures(
-    pt: _Point, row: dict[str, Any], banks: pd.DataFrame, fig_dir: Path
+    pt: _Point, row: dict[str, Any], banks: pd.DataFrame, figures: FigureFiles
 ) -> dict[str, Path]:
-    """The four figures of a grid point, saved; their paths by name."""
+    """The four figures of a grid point, queued; their paths by name."""
     figs = {
         "density": density_matrix_figure(
             pt.rho,
@@ -144,7 +145,7 @@ def _point_figures(
         ),
     }
     return {
-        name: fg.save_figure(fig, fig_dir / f"{pt.stem}_{name}.png")
+        name: figures.add(fig, f"{pt.stem}_{name}.png")
         for name, fig in figs.items()
     }
 
@@ -263,7 +264,7 @@ def _fine_grid(values: list[Any]) -> list[Any] | None:
 
 
 def sweep_section(
-    config: RunConfig, rows: list[dict[str, Any]], fig_dir: Path
+    config: RunConfig, rows: list[dict[str, Any]], figures: FigureFiles
 ) -> list[str]:
     """The sweep figure and its Markdown lines."""
     keys = list(config.sweep)
@@ -284,7 +285,7 @@ def sweep_section(
         series=series,
         param_label=f"{param} {UNITS.get(param.split('.')[1], '')}".strip(),
     )
-    path = fg.save_figure(fig, fig_dir / "sweep.png")
+    path = figures.add(fig, "sweep.png")
     return [
         "## Sweep",
         "",

@@ -1,0 +1,246 @@
+"""Where batches run: in the run's own process, in local worker processes, or on a
+dask cluster; each batch's records written as it finishes, its share
+(``batch_parts``) handed back.
+
+Local backends:
+
+- ``fork`` (the default on Linux): workers forked from the run once it has checked
+  its config. They start in milliseconds with the run's imports, so a short run
+  gains from a second core; each writes its batches' records and sends back only
+  their shares.
+- ``loky`` (joblib; the default elsewhere, where forking a process with threads is
+  not safe): fresh interpreters, each paying the imports (~1 s) and loading the
+  compiled kernel again.
+
+Either way a worker ends within a second of its parent's death (no orphans after a
+``kill -9`` of the run), and an interrupted or failing run stops its workers at
+once. With ``dask`` (whose workers need not share the run's file system) the
+parent writes the records the workers return.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from trajectories.pipeline.batch_parts import BatchPart, batch_part
+from trajectories.pipeline.batches import Batch, run_batch
+from trajectories.pipeline.config import ConfigError, RunConfig
+
+BACKENDS = ("fork", "loky", "dask")
+LOCAL_BACKEND = "fork" if sys.platform == "linux" else "loky"
+"""The default backend: fork where it is safe and cheap (Linux), else loky."""
+
+Writer = Callable[[Batch, dict[str, pd.DataFrame]], None]
+"""Writes a batch's records (``RunDirectory.write_batch``)."""
+
+Done = tuple[Batch, BatchPart]
+"""A finished batch (its records written) and its share of the records."""
+
+
+def execute(
+    config: RunConfig,
+    batches: list[Batch],
+    write: Writer,
+    *,
+    n_jobs: int = 1,
+    backend: str = LOCAL_BACKEND,
+    scheduler: str | None = None,
+    client: Any = None,
+) -> Iterator[Done]:
+    """Run and write batches, yielding each one with its share once its records are
+    written. Dask runs through ``client``, else a client of ``scheduler`` of its
+    own."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
+    points, sweep = config.points(), bool(config.sweep)
+    if backend == "dask":
+        yield from _on_dask(config, batches, write, n_jobs, scheduler, client)
+    elif n_jobs == 1:
+        for b in batches:
+            yield finish(points[b.point], b, sweep, write)
+    elif backend == "fork":
+        yield from _forked(config, batches, write, n_jobs)
+    else:
+        yield from _on_loky(config, batches, write, n_jobs)
+
+
+def finish(point: RunConfig, batch: Batch, sweep: bool, write: Writer) -> Done:
+    """Simulate a batch, write its records and form its share from them."""
+    records = run_batch(point, batch, sweep)
+    write(batch, records)
+    return batch, share(point, records)
+
+
+def share(point: RunConfig, records: dict[str, pd.DataFrame]) -> BatchPart:
+    """A batch's share of its point's records (BLAS on one thread, as when read)."""
+    with threadpool_limits(limits=1):
+        return batch_part(
+            records["attempts"],
+            records["runs"],
+            records.get("states"),
+            point.sampling.n_traj,
+            point.protocol.attempts,
+        )
+
+
+def _forked(
+    config: RunConfig, batches: list[Batch], write: Writer, n_jobs: int
+) -> Iterator[Done]:
+    points, sweep = config.points(), bool(config.sweep)
+    pool = ProcessPoolExecutor(
+        n_jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_start,
+    )
+    futures: list[Future] = []
+    try:
+        for b in batches:
+            futures.append(pool.submit(finish, points[b.point], b, sweep, write))
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        if not all(f.done() for f in futures):  # interrupted, or a batch failed
+            for f in futures:
+                f.cancel()
+            _stop_workers(pool)
+        pool.shutdown(wait=True)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's running workers now (their batches are lost, not damaged:
+    records are written atomically)."""
+    stop = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if stop is not None:
+        stop()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+
+
+def _on_loky(
+    config: RunConfig, batches: list[Batch], write: Writer, n_jobs: int
+) -> Iterator[Done]:
+    from joblib import Parallel, delayed, parallel_config
+
+    points, sweep = config.points(), bool(config.sweep)
+    tasks = (delayed(finish)(points[b.point], b, sweep, write) for b in batches)
+    with parallel_config(backend="loky", initializer=_worker_start):
+        yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(tasks)
+
+
+def _on_dask(
+    config: RunConfig,
+    batches: list[Batch],
+    write: Writer,
+    n_jobs: int,
+    scheduler: str | None,
+    client: Any,
+) -> Iterator[Done]:
+    from joblib import Parallel, delayed, parallel_config
+
+    points, sweep = config.points(), bool(config.sweep)
+    tasks = (delayed(_remote)(points[b.point], b, sweep) for b in batches)
+    with connected("dask", scheduler, client):
+        with parallel_config(backend="dask", n_jobs=n_jobs):
+            for batch, records, part in Parallel(return_as="generator_unordered")(
+                tasks
+            ):
+                write(batch, records)
+                yield batch, part
+
+
+def _remote(
+    point: RunConfig, batch: Batch, sweep: bool
+) -> tuple[Batch, dict[str, pd.DataFrame], BatchPart]:
+    records = run_batch(point, batch, sweep)
+    return batch, records, share(point, records)
+
+
+_WATCHED: list[int] = []
+
+
+def _worker_start(interval: float = 0.5) -> None:
+    """The initializer of local worker processes.
+
+    SIGTERM ends a worker at once (a forked worker would otherwise inherit the run's
+    handler, which turns SIGTERM into KeyboardInterrupt). The worker ends within
+    ``interval`` seconds of its parent's death (the parent's pid is replaced by a
+    reaper's), so a killed run leaves no worker behind (workers outlive a ``kill
+    -9`` of their parent otherwise). A daemon thread, once per process.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    if parent in _WATCHED:
+        return
+    _WATCHED.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
+
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for the dask scheduler (``connected``)."""
+
+
+def _reachable(scheduler: str) -> None:
+    """OSError or ValueError unless a TCP (or TLS) scheduler address accepts a
+    connection within ``CONNECT_TIMEOUT`` seconds (other schemes are left to dask):
+    no dask Client is built for an address nothing listens on."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(scheduler)
+    if scheme in ("tcp", "tls"):
+        host, port = parse_host_port(location)
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT).close()
+
+
+@contextmanager
+def connected(backend: str, scheduler: str | None, client: Any = None) -> Iterator[Any]:
+    """The dask client of ``backend`` "dask" (None for a local backend): ``client``
+    if given, else one connected to ``scheduler`` within ``CONNECT_TIMEOUT`` seconds
+    and closed on the way out. A ConfigError if the scheduler is missing or
+    unreachable."""
+    if backend != "dask" or client is not None:
+        yield client
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ConfigError(
+            "--backend dask needs dask.distributed: pip install -e '.[cluster]'"
+        ) from None
+    if not scheduler:
+        raise ConfigError("--backend dask needs --scheduler ADDRESS (tcp://host:port)")
+    try:
+        _reachable(scheduler)
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, ValueError, TimeoutError) as err:
+        # a Client whose construction failed is closed by its __del__: let that run
+        # now, not in the next thread that starts (where it deadlocks on the lock
+        # of a new Client's event loop)
+        gc.collect()
+        raise ConfigError(
+            f"--scheduler {scheduler}: cannot connect to the dask scheduler ({err})"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
