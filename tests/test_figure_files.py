@@ -54,6 +54,6 @@ def test_a_failing_share_raises_in_the_parent(tmp_path: Path) -> None:
     files = FigureFiles(tmp_path)
     files.add(figure(30), "good.png")
     files.pending.append((figure(1), tmp_path / "blocked" / "bad.png"))
-    with pytest.raises(OSError):
+    with pytest.raises(NotADirectoryError):
         files.write(2)
     assert (tmp_path / "good.png").read_bytes().startswith(b"\x89PNG")
