@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from trajectories.pipeline import batches, cli
+from trajectories.pipeline import backends, cli
 from trajectories.pipeline.cli import main
 from trajectories.pipeline.config import SWEEP_FIXED, load_config
 from trajectories.pipeline.preflight import check_can_succeed
@@ -376,7 +376,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     the dask scheduler is given half a second."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "execute", _no_run)
-    monkeypatch.setattr(batches, "CONNECT_TIMEOUT", 0.5)
+    monkeypatch.setattr(backends, "CONNECT_TIMEOUT", 0.5)
     (tmp_path / "dir.toml").mkdir()
     (tmp_path / "dir").mkdir()
     (tmp_path / "dir" / "notes.txt").write_text("the user's\n")

@@ -125,11 +125,16 @@ LAZY_IMPORTS = {
         "trajectories.engine",
         "trajectories.engine.kernel",
     },
+    "trajectories.pipeline.cli": {
+        "trajectories.pipeline.report",
+        "trajectories.pipeline.report.write_report",
+    },
 }
-"""The one allowed function-local import: the compiled kernel, whose numba import
+"""The allowed function-local imports. The compiled kernel, whose numba import
 costs ~1 s of CPU, is loaded where a chunk first runs compiled, not by every
 process that imports the package (the command line's checks and --help, the parent
-of local workers, the report)."""
+of local workers, the report). The command line imports the report (matplotlib,
+~0.3 s) once its first batch is in, while local workers run the others."""
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -137,15 +142,20 @@ def test_no_function_local_project_imports(name: str) -> None:
     assert imports(modules()[name])[1] <= LAZY_IMPORTS.get(name, set())
 
 
-def test_numba_is_imported_only_where_a_chunk_runs() -> None:
+def test_numba_and_matplotlib_are_imported_only_where_used() -> None:
+    """Not by ``import trajectories.run``: numba where a chunk first runs compiled,
+    matplotlib by the report."""
     import subprocess
     import sys
 
-    code = "import sys, trajectories.run; print('numba' in sys.modules)"
+    code = (
+        "import sys, trajectories.run; "
+        "print('numba' in sys.modules, 'matplotlib' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "False False"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from trajectories.pipeline.help_text import help_epilog, list_presets, show_conf
 from trajectories.pipeline.preflight import check_can_succeed
 from trajectories.pipeline.progress import StatusLine, progress_bar
 from trajectories.pipeline.records import RecordsReader
-from trajectories.pipeline.report import write_report
 from trajectories.pipeline.rundir import RunDirectory
 from trajectories.pipeline.summary import format_summary, resolution_notes, summarize
 from trajectories.pipeline.workload import (
@@ -221,7 +221,7 @@ def _run_locked(
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
-    reader = RecordsReader(config, rundir)
+    reader, report = RecordsReader(config, rundir), None
     try:
         total = sum(b.size for b in batches)
         with progress_bar(total, len(batches), args.quiet) as bar:
@@ -236,6 +236,8 @@ def _run_locked(
             ):
                 bar.update(batch.size)
                 reader.add(batch, part)
+                if report is None and not args.no_report:
+                    report = _report_writer()
     except (KeyboardInterrupt, Exception) as err:
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
@@ -243,12 +245,22 @@ def _run_locked(
     rows = summarize(config, records)
     rundir.finish(rows)
     if not args.no_report:
-        write_report(out, records, jobs=n_jobs if args.backend == "fork" else 1)
+        report = report or _report_writer()
+        report(out, records, jobs=n_jobs if args.backend == "fork" else 1)
     if not args.quiet:
         print(format_summary(rows, out))
     for note in resolution_notes(rows):
         print(note, file=sys.stderr)
     return 0
+
+
+def _report_writer() -> Callable[..., Path]:
+    """``write_report``, imported once the first batch is in: its imports
+    (matplotlib, ~0.3 s) load while local workers run the other batches, not before
+    they start."""
+    from trajectories.pipeline.report import write_report
+
+    return write_report
 
 
 DETERMINISTIC = (
