@@ -1,15 +1,20 @@
-"""The report's figures written together (``FigureFiles``): the same PNG bytes on
-one process or several, balanced shares, and errors raised in the parent."""
+"""The report's figures made together (``FigureFiles``): the same PNG bytes on one
+process or several, figures left undone by a failed process made again by the
+parent, and errors raised in the parent."""
 
 from __future__ import annotations
 
+import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from trajectories.pipeline.figure_files import CAN_FORK, FigureFiles, _shares
+from trajectories.pipeline.figure_files import CAN_FORK, FigureFiles
+
+needs_fork = pytest.mark.skipif(not CAN_FORK, reason="figures are forked on Linux")
 
 
 def figure(n_texts: int) -> Figure:
@@ -24,36 +29,42 @@ def figure(n_texts: int) -> Figure:
 def write(directory: Path, jobs: int) -> dict[str, bytes]:
     files = FigureFiles(directory)
     for i, n in enumerate((1, 8, 3, 5)):
-        files.add(figure(n), f"f{i}.png")
+        files.add(partial(figure, n), f"f{i}.png", weight=n)
     paths = files.write(jobs)
     assert files.pending == []
+    assert [p.name for p in paths] == ["f0.png", "f1.png", "f2.png", "f3.png"]
     return {p.name: p.read_bytes() for p in paths}
 
 
 @pytest.mark.parametrize("jobs", [2, 3, 8])
 def test_several_processes_write_the_same_files(tmp_path: Path, jobs: int) -> None:
     one = write(tmp_path / "one", 1)
-    assert sorted(one) == ["f0.png", "f1.png", "f2.png", "f3.png"]
     assert all(blob.startswith(b"\x89PNG") for blob in one.values())
     assert write(tmp_path / "many", jobs) == one
 
 
-def test_shares_balance_the_work() -> None:
-    pending = [(figure(n), Path(f"{n}.png")) for n in (40, 1, 2, 3, 30)]
-    shares = _shares(pending, 2)
-    names = [sorted(p.stem for _, p in share) for share in shares]
-    assert names == [["2", "40"], ["1", "3", "30"]]  # largest first, least work next
-    assert len(_shares(pending, 9)) == 5
-    assert _shares([], 4) == [[]]
+@needs_fork
+def test_figures_a_forked_process_fails_on_are_made_here(tmp_path: Path) -> None:
+    here = os.getpid()
+
+    def only_here() -> Figure:
+        if os.getpid() != here:
+            raise RuntimeError("not in a forked process")
+        return figure(2)
+
+    files = FigureFiles(tmp_path)
+    for i in range(4):
+        files.add(only_here, f"f{i}.png")
+    for path in files.write(3):
+        assert path.read_bytes().startswith(b"\x89PNG")
 
 
-@pytest.mark.skipif(not CAN_FORK, reason="figures are forked on Linux only")
-def test_a_failing_share_raises_in_the_parent(tmp_path: Path) -> None:
-    """A figure that cannot be written fails in its process, then again here."""
+@needs_fork
+def test_a_figure_that_cannot_be_written_raises_here(tmp_path: Path) -> None:
     (tmp_path / "blocked").write_text("a file, not a directory")
     files = FigureFiles(tmp_path)
-    files.add(figure(30), "good.png")
-    files.pending.append((figure(1), tmp_path / "blocked" / "bad.png"))
+    files.add(partial(figure, 30), "good.png", weight=2)
+    files.add(partial(figure, 1), "blocked/bad.png")
     with pytest.raises(NotADirectoryError):
         files.write(2)
     assert (tmp_path / "good.png").read_bytes().startswith(b"\x89PNG")

@@ -1,27 +1,41 @@
-"""The report's figures, built first and written together at the end: by this
+"""The report's figures, queued as builders and made together at the end: by this
 process alone, or shared with processes forked from it, so that a run on several
-local cores writes its figures in about the time of the largest share.
+local cores makes its figures in about the time of the largest one's share.
 
-A figure is a few milliseconds to build and ~0.1-0.6 s to render (text layout,
-rasterisation, PNG encoding). Forked processes inherit the built figures, so
-nothing is pickled; each writes its share (``analysis.figures.save_figure``) and
-exits. A share whose process fails is written again by this process, which raises
-the error with its traceback.
+A figure costs ~0.1-0.6 s to build and render (text layout, rasterisation, PNG
+encoding), the report's figures together more than a second. Forked processes
+inherit the builders and their data, so nothing is pickled. Each process takes the
+next figure not yet taken (heaviest first, by the builder's ``weight``), builds it,
+writes it (``analysis.figures.save_figure``) and marks it done; a process that fails
+stops taking figures. This process then makes every figure not marked done itself,
+so an error is raised here, with its traceback.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from matplotlib.figure import Figure
 
 from analysis.figures import save_figure
 
 CAN_FORK = sys.platform == "linux"
-"""Whether figures may be written by forked processes (as ``backends.LOCAL_BACKEND``:
+"""Whether figures may be made by forked processes (as ``backends.LOCAL_BACKEND``:
 where forking is cheap and safe)."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queued figure: how to build it, where to write it, its relative cost."""
+
+    build: Callable[[], Figure]
+    path: Path
+    weight: float
 
 
 class FigureFiles:
@@ -29,49 +43,62 @@ class FigureFiles:
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.pending: list[tuple[Figure, Path]] = []
+        self.pending: list[Pending] = []
 
-    def add(self, fig: Figure, name: str) -> Path:
-        """Queue ``fig`` to be written as ``name``; its path."""
+    def add(self, build: Callable[[], Figure], name: str, weight: float = 1.0) -> Path:
+        """Queue the figure ``build()`` to be written as ``name``; its path.
+        ``weight``: its cost relative to a simple one-panel figure."""
         path = self.directory / name
-        self.pending.append((fig, path))
+        self.pending.append(Pending(build, path, weight))
         return path
 
     def write(self, jobs: int = 1) -> list[Path]:
-        """Write every queued figure, on up to ``jobs`` processes; their paths."""
+        """Build and write every queued figure, on up to ``jobs`` processes; their
+        paths, in the order queued."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        shares = _shares(self.pending, jobs if CAN_FORK else 1)
-        ctx = multiprocessing.get_context("fork") if len(shares) > 1 else None
-        procs = [ctx.Process(target=_write, args=(s,)) for s in shares[1:]]
-        for proc in procs:
-            proc.start()
-        _write(shares[0])
-        for proc, share in zip(procs, shares[1:], strict=True):
-            proc.join()
-            if proc.exitcode != 0:
-                _write(share)
-        paths = [path for _, path in self.pending]
+        items = sorted(self.pending, key=lambda p: -p.weight)
+        n_procs = min(jobs, len(items)) if CAN_FORK else 1
+        if n_procs > 1:
+            _share_out(items, n_procs)
+        else:
+            for item in items:
+                _make(item)
+        paths = [p.path for p in self.pending]
         self.pending = []
         return paths
 
 
-def _write(share: list[tuple[Figure, Path]]) -> None:
-    for fig, path in share:
-        save_figure(fig, path)
+def _make(item: Pending) -> None:
+    save_figure(item.build(), item.path)
 
 
-def _shares(
-    pending: list[tuple[Figure, Path]], jobs: int
-) -> list[list[tuple[Figure, Path]]]:
-    """At most ``jobs`` shares of about equal work, the largest first: each figure,
-    largest first, goes to the share with the least work so far; a figure's work is
-    counted as its number of artists (text dominates rendering)."""
-    cost = [len(fig.findobj()) for fig, _ in pending]
-    n = max(1, min(jobs, len(pending)))
-    shares: list[list[tuple[Figure, Path]]] = [[] for _ in range(n)]
-    load = [0] * n
-    for i in sorted(range(len(pending)), key=lambda i: -cost[i]):
-        j = load.index(min(load))
-        shares[j].append(pending[i])
-        load[j] += cost[i]
-    return shares
+def _share_out(items: Sequence[Pending], n_procs: int) -> None:
+    """Make ``items`` on this process and ``n_procs - 1`` forked ones; then make
+    here whatever a failed process left undone."""
+    ctx = multiprocessing.get_context("fork")
+    taken = ctx.Value("i", 0)  # index of the next item to take (with its lock)
+    done = ctx.Array("b", len(items), lock=False)  # each flag set by one process
+    args = (items, taken, done)
+    procs = [ctx.Process(target=_take, args=args) for _ in range(n_procs - 1)]
+    for proc in procs:
+        proc.start()
+    try:
+        _take(*args)
+    finally:
+        for proc in procs:
+            proc.join()
+    for item, made in zip(items, done, strict=True):
+        if not made:
+            _make(item)
+
+
+def _take(items: Sequence[Pending], taken: Any, done: Any) -> None:
+    """Make the next untaken item until none is left."""
+    while True:
+        with taken.get_lock():
+            i = taken.value
+            taken.value += 1
+        if i >= len(items):
+            return
+        _make(items[i])
+        done[i] = 1

@@ -3,6 +3,7 @@ sampled steady state beside the exact one (from the ``states`` records)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -40,8 +41,8 @@ def relaxation_section(
     model = point.build_model()
     rho_ss = steady_state(model)
     gap = liouvillian_gap(model)
-    steady = _steady_figure(states, rho_ss, row, model)
-    fig_s = figures.add(steady, f"{stem}_steady.png")
+    steady = partial(_steady_figure, states, rho_ss, row, model)
+    fig_s = figures.add(steady, f"{stem}_steady.png", weight=3.0)
     z_max = row.get("steady_state_max_abs_z", float("nan"))
     return [
         "### Relaxation and the sampled steady state",
@@ -87,8 +88,8 @@ def _relaxation_lines(
             "the exact one below.",
             "",
         ]
-    curves = _relaxation_curves(ens, model, point, rho_ss, tau)
-    path = figures.add(curves, f"{stem}_relaxation.png")
+    curves = partial(_relaxation_curves, ens, model, point, rho_ss, tau)
+    path = figures.add(curves, f"{stem}_relaxation.png", weight=1.5)
     return [f"![relaxation](figures/{path.name})", ""]
 
 
