@@ -12,7 +12,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import scipy.optimize as opt
 from numpy.typing import NDArray
 
 from analysis.measures import fidelity
@@ -118,6 +117,8 @@ def _refine(
 ) -> OptimalPeriod:
     """The best of: grid point i, the rate maximiser between its neighbours, and the
     feasible-side roots of fidelity = floor towards an infeasible neighbour."""
+    import scipy.optimize as opt  # here, not at import: ~0.1 s that a run never uses
+
     left, right = max(i - 1, 0), min(i + 1, grid.size - 1)
     res = opt.minimize_scalar(
         lambda x: -scan(float(x))[0],
