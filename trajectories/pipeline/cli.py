@@ -218,6 +218,7 @@ def _run_locked(
         print(f"batch {name}: {why}; recomputing it", file=sys.stderr)
     todo = [b for b in batches if not rundir.has_batch(b)]
     n_jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+    figure_jobs = n_jobs if args.backend == "fork" else 1  # forked figure writers
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -246,7 +247,7 @@ def _run_locked(
     rundir.finish(rows)
     if not args.no_report:
         report = report or _report_writer()
-        report(out, records, jobs=n_jobs if args.backend == "fork" else 1)
+        report(out, records, jobs=figure_jobs)
     if not args.quiet:
         print(format_summary(rows, out))
     for note in resolution_notes(rows):
