@@ -112,6 +112,13 @@ def test_report_command(run_dir: Path, tmp_path: Path, capsys) -> None:
     assert report.main([str(run_dir)]) == 0
     assert capsys.readouterr().out.strip() == str(run_dir / "report.md")
     check_figures(run_dir)
+    written = {p.name: p.read_bytes() for p in (run_dir / "figures").glob("*.png")}
+    assert report.main([str(run_dir), "--jobs", "1"]) == 0  # one process: same files
+    assert {p.name: p.read_bytes() for p in (run_dir / "figures").glob("*.png")} == (
+        written
+    )
+    assert report.main([str(run_dir), "--jobs", "0"]) == 2
+    assert capsys.readouterr().err.strip().endswith("must be >= 1, or -1 for all cores")
 
 
 @pytest.mark.parametrize("state", ["missing", "empty", "unfinished", "not a dir"])

@@ -145,12 +145,21 @@ def main(argv: list[str] | None = None) -> int:
         description="Write report.md with figures for a finished run directory.",
     )
     parser.add_argument("run_dir", type=Path, help="a run directory")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=-1,
+        help="processes that write the figures (default -1: all local cores)",
+    )
     args = parse_or_exit(lambda: parser.parse_args(argv))
     if isinstance(args, int):
         return args
 
     def report() -> int:
-        print(write_report(args.run_dir))
+        if args.jobs == 0 or args.jobs < -1:
+            raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
+        jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+        print(write_report(args.run_dir, jobs=jobs))
         return 0
 
     return exit_code(report)
