@@ -7,7 +7,7 @@ Each round runs every (size, jobs) pair once, in alternating order, as a fresh
 in the page cache). Prints each pair's median wall time with its range over the
 rounds, and the speed-up of the medians with the range of the rounds' own ratios.
 
-    python examples/benchmark_jobs.py                  # 3 rounds, ~3 minutes on 2 cores
+    python examples/benchmark_jobs.py                  # 3 rounds, ~4 minutes on 2 cores
     python examples/benchmark_jobs.py --rounds 5 --backend loky
 
 The last line reads ``jobs2 speedup default=X tenfold=Y``.

@@ -153,8 +153,10 @@ def test_finished_runs_are_never_overwritten(tmp_path: Path, capsys) -> None:
     assert "already holds a finished run" in capsys.readouterr().err
 
 
-def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
-    """A real process, a real signal, then --resume."""
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path, jobs: str) -> None:
+    """A real process, a real signal (with forked workers: stopped, no traceback),
+    then --resume."""
     full, cut = tmp_path / "full", tmp_path / "cut"
     args = [*SMALL, "--set", "sampling.n_traj=2400", "--set", "protocol.attempts=40"]
     assert main([*args, "--out", str(full), "--jobs", "1"]) == 0
@@ -168,7 +170,7 @@ def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
             "--out",
             str(cut),
             "--jobs",
-            "1",
+            jobs,
         ],
         env=env,
         stderr=subprocess.PIPE,
@@ -183,6 +185,7 @@ def test_interrupted_run_resumes_to_the_same_records(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err
     assert "resume with" in err
+    assert "Traceback" not in err
     manifest = json.loads((cut / "manifest.json").read_text())
     assert manifest["finished"] is None
     done = len(list((cut / "batches").glob("*_runs.parquet")))

@@ -6,14 +6,17 @@ A figure costs ~0.1-0.6 s to build and render (text layout, rasterisation, PNG
 encoding), the report's figures together more than a second. Forked processes
 inherit the builders and their data, so nothing is pickled. Each process takes the
 next figure not yet taken (heaviest first, by the builder's ``weight``), builds it,
-writes it (``analysis.figures.save_figure``) and marks it done; a process that fails
-stops taking figures. This process then makes every figure not marked done itself,
-so an error is raised here, with its traceback.
+writes it (``analysis.figures.save_figure``) and marks it done; a forked process
+that fails ends without a traceback, and one that cannot be forked is not waited
+for. This process then makes every figure not marked done itself, so an error is
+raised here, once, with its traceback.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,17 +76,26 @@ def _make(item: Pending) -> None:
 
 
 def _share_out(items: Sequence[Pending], n_procs: int) -> None:
-    """Make ``items`` on this process and ``n_procs - 1`` forked ones; then make
-    here whatever a failed process left undone."""
+    """Make ``items`` on this process and up to ``n_procs - 1`` forked ones (fewer
+    if a fork fails); then make here whatever a failed process left undone."""
     ctx = multiprocessing.get_context("fork")
     taken = ctx.Value("i", 0)  # index of the next item to take (with its lock)
     done = ctx.Array("b", len(items), lock=False)  # each flag set by one process
     args = (items, taken, done)
-    procs = [ctx.Process(target=_take, args=args) for _ in range(n_procs - 1)]
-    for proc in procs:
-        proc.start()
+    procs = []
+    try:
+        for _ in range(n_procs - 1):
+            proc = ctx.Process(target=_take_quietly, args=args)
+            proc.start()
+            procs.append(proc)
+    except OSError:  # no more processes: this one and those started do the work
+        pass
     try:
         _take(*args)
+    except BaseException:
+        with taken.get_lock():  # the others take nothing more
+            taken.value = len(items)
+        raise
     finally:
         for proc in procs:
             proc.join()
@@ -102,3 +114,14 @@ def _take(items: Sequence[Pending], taken: Any, done: Any) -> None:
             return
         _make(items[i])
         done[i] = 1
+
+
+def _take_quietly(items: Sequence[Pending], taken: Any, done: Any) -> None:
+    """``_take`` in a forked process: Ctrl-C is left to the parent, and a failure
+    ends the process without a traceback (the parent makes the figure again and
+    raises the error once)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _take(items, taken, done)
+    except BaseException:
+        os._exit(1)

@@ -51,6 +51,9 @@ def progress_bar(total: int, n_batches: int, quiet: bool) -> Any:
     of batches in its label), on a terminal only and not ``quiet``."""
     from tqdm import tqdm
 
+    # no monitor thread (tqdm starts one even for a disabled bar): local workers and
+    # figure writers are forked from this process, best with no other thread
+    tqdm.monitor_interval = 0
     return tqdm(
         total=total,
         unit="traj",
