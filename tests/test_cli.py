@@ -336,6 +336,20 @@ def test_help_and_bad_arguments(capsys) -> None:
     assert main(["--backend", "mpi"]) == 2
 
 
+def test_fork_is_refused_where_processes_cannot_fork(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Before any work (Windows has no fork): one line naming the way out."""
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    out = tmp_path / "run"
+    assert main([*SMALL, "--out", str(out), "--backend", "fork"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --backend fork needs a platform that forks: use loky"
+    assert not out.exists()
+
+
 def test_presets_load() -> None:
     for name in ("default", "eq6", "qudit-d4", "lindblad-fig5b", "fig3-finite"):
         config = load_config(name)

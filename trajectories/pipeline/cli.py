@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing
 import os
 import signal
 import sys
@@ -174,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
     if args.scheduler is not None and args.backend != "dask":
         raise ConfigError(f"--scheduler={args.scheduler} needs --backend dask")
+    if args.backend == "fork" and "fork" not in multiprocessing.get_all_start_methods():
+        raise ConfigError("--backend fork needs a platform that forks: use loky")
     with ExitStack() as stack:
         client, work = _preflight(args, config, stack)
         if not args.quiet:
