@@ -263,11 +263,11 @@ def test_point_records_match_the_pivot(run_dir: Path) -> None:
 
 def test_shares_formed_by_workers_equal_those_read_from_disk(run_dir: Path) -> None:
     """A worker forms its batch's share from the tables it has just written
-    (``backends.share``); ``RecordsReader`` folds the shares handed in out of order
-    and reads the others from their sealed files, in the manifest's order: the same
-    sums bit for bit as reading every batch at the end (``read_records``). A batch
-    with no share whose files are damaged raises its RecordError."""
-    from trajectories.pipeline.backends import share
+    (``batch_parts.point_share``); ``RecordsReader`` folds the shares handed in out
+    of order and reads the others from their sealed files, in the manifest's order:
+    the same sums bit for bit as reading every batch at the end (``read_records``).
+    A batch with no share whose files are damaged raises its RecordError."""
+    from trajectories.pipeline.batch_parts import point_share
     from trajectories.pipeline.batches import run_batch
     from trajectories.pipeline.integrity import RecordError
     from trajectories.pipeline.records import RecordsReader, read_records
@@ -280,7 +280,7 @@ def test_shares_formed_by_workers_equal_those_read_from_disk(run_dir: Path) -> N
     assert len(batches) > 2
     reader = RecordsReader(config, rundir)
     for batch in reversed(batches[1:]):  # out of order, one left to be read
-        reader.add(batch, share(point, run_batch(point, batch, sweep=False)))
+        reader.add(batch, point_share(point, run_batch(point, batch, sweep=False)))
     (late,), (whole,) = reader.records(), read_records(config, rundir)
     for name in ("born", "sampled"):
         np.testing.assert_array_equal(late.p[name], whole.p[name])

@@ -34,15 +34,22 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from trajectories.pipeline.batch_parts import BatchPart, batch_part
+from trajectories.pipeline.batch_parts import BatchPart, point_share
 from trajectories.pipeline.batches import Batch, run_batch
 from trajectories.pipeline.config import ConfigError, RunConfig
 
 BACKENDS = ("fork", "loky", "dask")
 LOCAL_BACKEND = "fork" if sys.platform == "linux" else "loky"
 """The default backend: fork where it is safe and cheap (Linux), else loky."""
+
+def local_jobs(jobs: int) -> int:
+    """The number of local processes ``--jobs`` asks for (-1: every core); a
+    ConfigError for 0 or below -1."""
+    if jobs == 0 or jobs < -1:
+        raise ConfigError(f"--jobs={jobs} must be >= 1, or -1 for all cores")
+    return (os.cpu_count() or 1) if jobs == -1 else jobs
+
 
 Writer = Callable[[Batch, dict[str, pd.DataFrame]], None]
 """Writes a batch's records (``RunDirectory.write_batch``)."""
@@ -82,19 +89,7 @@ def finish(point: RunConfig, batch: Batch, sweep: bool, write: Writer) -> Done:
     """Simulate a batch, write its records and form its share from them."""
     records = run_batch(point, batch, sweep)
     write(batch, records)
-    return batch, share(point, records)
-
-
-def share(point: RunConfig, records: dict[str, pd.DataFrame]) -> BatchPart:
-    """A batch's share of its point's records (BLAS on one thread, as when read)."""
-    with threadpool_limits(limits=1):
-        return batch_part(
-            records["attempts"],
-            records["runs"],
-            records.get("states"),
-            point.sampling.n_traj,
-            point.protocol.attempts,
-        )
+    return batch, point_share(point, records)
 
 
 def _forked(
@@ -167,7 +162,7 @@ def _remote(
     point: RunConfig, batch: Batch, sweep: bool
 ) -> tuple[Batch, dict[str, pd.DataFrame], BatchPart]:
     records = run_batch(point, batch, sweep)
-    return batch, records, share(point, records)
+    return batch, records, point_share(point, records)
 
 
 _WATCHED: list[int] = []

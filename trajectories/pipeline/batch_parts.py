@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from analysis.heralding_stats import ratio_groups
+from trajectories.pipeline.config import RunConfig
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,6 +48,19 @@ def batch_part(
     t0 = int(runs["trajectory"].min())
     k = first_success(attempts, t0, len(runs), n_attempts)
     return BatchPart(p, ratio_groups(runs, n_total=n_total), k, t0, states)
+
+
+def point_share(point: RunConfig, tables: dict[str, pd.DataFrame]) -> BatchPart:
+    """The share of a batch of grid point ``point`` from its tables (BLAS on one
+    thread: the same sums wherever it is formed)."""
+    with threadpool_limits(limits=1):
+        return batch_part(
+            tables["attempts"],
+            tables["runs"],
+            tables.get("states"),
+            point.sampling.n_traj,
+            point.protocol.attempts,
+        )
 
 
 def first_success(

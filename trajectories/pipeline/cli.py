@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -22,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from trajectories.exact.relaxation import BURN_IN_RELAXATION_TIMES
-from trajectories.pipeline.backends import BACKENDS, LOCAL_BACKEND, connected, execute
+from trajectories.pipeline.backends import (
+    BACKENDS,
+    LOCAL_BACKEND,
+    connected,
+    execute,
+    local_jobs,
+)
 from trajectories.pipeline.batches import plan
 from trajectories.pipeline.config import (
     ConfigError,
@@ -171,8 +176,7 @@ def run(args: argparse.Namespace) -> int:
             point.build_model()
         print(show_config(config), end="")
         return 0
-    if args.jobs == 0 or args.jobs < -1:
-        raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
+    local_jobs(args.jobs)  # a bad --jobs is refused before any work
     if args.scheduler is not None and args.backend != "dask":
         raise ConfigError(f"--scheduler={args.scheduler} needs --backend dask")
     if args.backend == "fork" and "fork" not in multiprocessing.get_all_start_methods():
@@ -220,7 +224,7 @@ def _run_locked(
     for name, why in rundir.damaged.items():
         print(f"batch {name}: {why}; recomputing it", file=sys.stderr)
     todo = [b for b in batches if not rundir.has_batch(b)]
-    n_jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
+    n_jobs = local_jobs(args.jobs)
     figure_jobs = n_jobs if args.backend == "fork" else 1  # forked figure writers
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)

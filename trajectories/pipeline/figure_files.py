@@ -17,7 +17,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,11 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from analysis.figures import save_figure
+from trajectories.pipeline.backends import LOCAL_BACKEND
 
-CAN_FORK = sys.platform == "linux"
-"""Whether figures may be made by forked processes (as ``backends.LOCAL_BACKEND``:
-where forking is cheap and safe)."""
+CAN_FORK = LOCAL_BACKEND == "fork"
+"""Whether figures may be made by forked processes: where local workers are forked
+too (forking is cheap and safe)."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from trajectories.pipeline.batch_parts import BatchPart, batch_part
+from trajectories.pipeline.batch_parts import BatchPart, batch_part, point_share
 from trajectories.pipeline.batches import Batch
 from trajectories.pipeline.config import RunConfig
 from trajectories.pipeline.rundir import RunDirectory
@@ -93,15 +93,7 @@ class RecordsReader:
         self.parts[batch.name] = part
 
     def _part(self, batch: Batch) -> BatchPart:
-        point = self.points[batch.point]
-        tables = self.rundir.read_batch(batch)
-        return batch_part(
-            tables["attempts"],
-            tables["runs"],
-            tables.get("states"),
-            point.sampling.n_traj,
-            point.protocol.attempts,
-        )
+        return point_share(self.points[batch.point], self.rundir.read_batch(batch))
 
     def records(self) -> list[PointRecords]:
         """Every grid point's records."""

@@ -33,6 +33,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from analysis import report as rp
+from trajectories.pipeline.backends import local_jobs
 from trajectories.pipeline.config import ConfigError, RunConfig, validate
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.figure_files import FigureFiles
@@ -156,10 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         return args
 
     def report() -> int:
-        if args.jobs == 0 or args.jobs < -1:
-            raise ConfigError(f"--jobs={args.jobs} must be >= 1, or -1 for all cores")
-        jobs = (os.cpu_count() or 1) if args.jobs == -1 else args.jobs
-        print(write_report(args.run_dir, jobs=jobs))
+        print(write_report(args.run_dir, jobs=local_jobs(args.jobs)))
         return 0
 
     return exit_code(report)
