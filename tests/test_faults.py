@@ -58,16 +58,21 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
     return out
 
 
-def children(pid: int) -> set[int]:
-    """Live processes whose parent is ``pid`` (from /proc)."""
-    out = set()
+def descendants(pid: int) -> set[int]:
+    """Live processes below ``pid``: its children, theirs, and so on (from /proc;
+    the workers of a ``--jobs 2`` run are children of its warm process)."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.add(int(stat.parent.name))
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    out, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier}
+        out |= frontier
     return out
 
 
@@ -86,7 +91,7 @@ def alive(pids: set[int]) -> set[int]:
 
 def start_long_run(out: Path) -> tuple[subprocess.Popen, set[int]]:
     """A ``--jobs 2`` run in its own process group, once its workers have written a
-    batch; with the pids of its children."""
+    batch; with the pids of its descendants (the warm process and its workers)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -106,8 +111,8 @@ def start_long_run(out: Path) -> tuple[subprocess.Popen, set[int]]:
         assert proc.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline, "no batch written"
         time.sleep(0.05)
-    kids = children(proc.pid)
-    assert kids, "no worker processes"
+    kids = descendants(proc.pid)
+    assert len(kids) >= 3, f"not a warm process and two workers: {kids}"
     return proc, kids
 
 

@@ -129,12 +129,21 @@ LAZY_IMPORTS = {
         "trajectories.pipeline.report",
         "trajectories.pipeline.report.write_report",
     },
+    "trajectories.pipeline.early_workers": {
+        "trajectories.pipeline",
+        "trajectories.pipeline.backends",
+        "trajectories.pipeline.rundir",
+        "trajectories.pipeline.batches",
+        "trajectories.pipeline.batches.warm_up",
+    },
 }
 """The allowed function-local imports. The compiled kernel, whose numba import
 costs ~1 s of CPU, is loaded where a chunk first runs compiled, not by every
 process that imports the package (the command line's checks and --help, the parent
 of local workers, the report). The command line imports the report (matplotlib,
-~0.3 s) once its first batch is in, while local workers run the others."""
+~0.3 s) once its batches have started, while local workers run. The warm process of
+``early_workers`` is forked before the command line's imports and makes the
+workers' own imports there, in parallel with the command line's."""
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -143,19 +152,35 @@ def test_no_function_local_project_imports(name: str) -> None:
 
 
 def test_numba_and_matplotlib_are_imported_only_where_used() -> None:
-    """Not by ``import trajectories.run``: numba where a chunk first runs compiled,
+    """Not by the command line's module: numba where a chunk first runs compiled,
     matplotlib by the report."""
     import subprocess
     import sys
 
     code = (
-        "import sys, trajectories.run; "
+        "import sys, trajectories.pipeline.cli; "
         "print('numba' in sys.modules, 'matplotlib' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False False"
+
+
+def test_the_entry_point_imports_only_the_standard_library() -> None:
+    """``import trajectories.run`` (before its workers start) loads no numpy, and
+    ``import trajectories`` loads its names on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, trajectories.run; print('numpy' in sys.modules); "
+        "from trajectories import qutrit; print('numpy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True"]
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -167,6 +192,19 @@ def test_modules_and_functions_are_short(name: str) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             span = node.end_lineno - node.lineno + 1
             assert span <= MAX_FUNCTION_LINES, f"{name}.{node.name}: {span} lines"
+
+
+def test_every_top_level_name_resolves() -> None:
+    """``__all__`` names exactly the lazily loaded names (and the version), each
+    from the module that defines it."""
+    import trajectories
+
+    assert set(trajectories.__all__) == {*trajectories._HOME, "__version__"}
+    for name, module in trajectories._HOME.items():
+        value = getattr(trajectories, name)
+        assert value.__module__ == module, name
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        trajectories.nope  # noqa: B018
 
 
 def test_layering_rule_is_documented() -> None:

@@ -1,19 +1,26 @@
 """``python -m trajectories.run``: the command line (``trajectories.pipeline.cli``).
 
+Local workers are started before anything else is imported (``early_workers``:
+with ``--backend fork`` and two or more jobs they warm up on an idle core while the
+command line imports and checks its config).
+
 The process ends with ``os._exit`` once the command has returned and its output is
-flushed: every file is written and closed and every lock released by then, and the
-interpreter's teardown of a run's heap (matplotlib, pandas, the compiled kernel)
-would add ~0.5 s of CPU to every run. Not after a run through joblib (``--backend
-loky`` or ``dask``), whose executors shut down at exit.
+flushed: every file is written and closed, every lock released and every worker
+reaped by then, and the interpreter's teardown of a run's heap (matplotlib, pandas,
+the compiled kernel) would add ~0.5 s of CPU to every run. Not after a run through
+joblib (``--backend loky`` or ``dask``), whose executors shut down at exit.
 """
 
 import os
 import sys
 
-from trajectories.pipeline.cli import main
+from trajectories.pipeline import early_workers
 
 if __name__ == "__main__":
-    code = main()
+    early = early_workers.start(sys.argv[1:])
+    from trajectories.pipeline.cli import main  # after the workers' start
+
+    code = main(early=early)
     if "joblib" in sys.modules:  # loky's or dask's own shutdown must run at exit
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):

@@ -4,11 +4,12 @@ dask cluster; each batch's records written as it finishes, its share
 
 Local backends:
 
-- ``fork`` (the default on Linux): workers forked from the run once it has checked
-  its config. They start in milliseconds with the run's imports (each still imports
-  numba and loads the compiled kernel, ~0.6 s, side by side), so a short run gains
-  from a second core; each writes its batches' records and sends back only their
-  shares.
+- ``fork`` (the default on Linux): workers forked from a process that has the
+  run's imports and the compiled kernel, so they start in milliseconds. From the
+  command line that process is ``early_workers``' warm process, started before the
+  run's own imports; otherwise the run itself (each worker then loads the kernel,
+  ~0.5 s, side by side). Each writes its batches' records and sends back only
+  their shares.
 - ``loky`` (joblib; the default elsewhere, where forking a process with threads is
   not safe): fresh interpreters, each paying the run's imports (~1 s) on top.
 
@@ -25,7 +26,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,10 +38,13 @@ import pandas as pd
 from trajectories.pipeline.batch_parts import BatchPart, point_share
 from trajectories.pipeline.batches import Batch, run_batch
 from trajectories.pipeline.config import ConfigError, RunConfig
+from trajectories.pipeline.early_workers import (
+    BACKENDS,
+    LOCAL_BACKEND,
+    WATCH_INTERVAL,
+    EarlyWorkers,
+)
 
-BACKENDS = ("fork", "loky", "dask")
-LOCAL_BACKEND = "fork" if sys.platform == "linux" else "loky"
-"""The default backend: fork where it is safe and cheap (Linux), else loky."""
 
 def local_jobs(jobs: int) -> int:
     """The number of local processes ``--jobs`` asks for (-1: every core); a
@@ -67,22 +70,31 @@ def execute(
     backend: str = LOCAL_BACKEND,
     scheduler: str | None = None,
     client: Any = None,
+    early: EarlyWorkers | None = None,
 ) -> Iterator[Done]:
-    """Run and write batches, yielding each one with its share once its records are
-    written. Dask runs through ``client``, else a client of ``scheduler`` of its
-    own."""
+    """Run and write batches: an iterator over each one with its share, once its
+    records are written. Dask runs through ``client``, else a client of
+    ``scheduler`` of its own; forked workers come from ``early`` if given (which
+    starts them at once)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
-    points, sweep = config.points(), bool(config.sweep)
     if backend == "dask":
-        yield from _on_dask(config, batches, write, n_jobs, scheduler, client)
-    elif n_jobs == 1:
-        for b in batches:
-            yield finish(points[b.point], b, sweep, write)
-    elif backend == "fork":
-        yield from _forked(config, batches, write, n_jobs)
-    else:
-        yield from _on_loky(config, batches, write, n_jobs)
+        return _on_dask(config, batches, write, n_jobs, scheduler, client)
+    if n_jobs == 1:
+        return _in_process(config, batches, write)
+    if backend == "fork" and early is not None:
+        return early.run(_forked, config, batches, write, n_jobs)
+    if backend == "fork":
+        return _forked(config, batches, write, n_jobs)
+    return _on_loky(config, batches, write, n_jobs)
+
+
+def _in_process(
+    config: RunConfig, batches: list[Batch], write: Writer
+) -> Iterator[Done]:
+    points, sweep = config.points(), bool(config.sweep)
+    for b in batches:
+        yield finish(points[b.point], b, sweep, write)
 
 
 def finish(point: RunConfig, batch: Batch, sweep: bool, write: Writer) -> Done:
@@ -168,7 +180,7 @@ def _remote(
 _WATCHED: list[int] = []
 
 
-def _worker_start(interval: float = 0.5) -> None:
+def _worker_start(interval: float = WATCH_INTERVAL) -> None:
     """The initializer of local worker processes.
 
     SIGTERM ends a worker at once (a forked worker would otherwise inherit the run's

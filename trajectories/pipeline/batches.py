@@ -20,6 +20,8 @@ from trajectories.exact.states import steady_state
 from trajectories.heralding.protocol import run_heralding
 from trajectories.pipeline.config import RunConfig
 from trajectories.pipeline.states import state_support, states_table
+from trajectories.system.machines import qutrit
+from trajectories.system.models import ResetModel
 
 RELAXATION_SAMPLES = 16
 """Ensemble samples spread over the burn-in (the relaxation curves of the report)."""
@@ -94,3 +96,12 @@ def _run_batch(point: RunConfig, batch: Batch, sweep: bool) -> dict[str, pd.Data
         table.insert(0, "point", batch.point)
     attempts["bank"] = attempts["trajectory"] // proto.machines
     return {"attempts": attempts, "runs": runs, "states": states}
+
+
+def warm_up() -> None:
+    """Run one two-qutrit reset machine through one attempt: numba's import and the
+    compiled kernel's load from its cache (~0.4 s), done once in the process that
+    local workers are forked from (``early_workers``), so that they start warm."""
+    model = ResetModel(qutrit(g=0.01), p_A=0.002, p_B=0.01)
+    rng = np.random.default_rng(0)
+    run_heralding(model, n_traj=1, rng=rng, attempt_period=1.0, n_attempts=1)

@@ -34,6 +34,7 @@ from trajectories.pipeline.config import (
     RunConfig,
     load_config,
 )
+from trajectories.pipeline.early_workers import EarlyWorkers
 from trajectories.pipeline.exit_codes import OneLineParser, exit_code, parse_or_exit
 from trajectories.pipeline.help_text import help_epilog, list_presets, show_config
 from trajectories.pipeline.preflight import check_can_succeed
@@ -164,8 +165,9 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run (or resume) the configured simulation; return the exit code."""
+def run(args: argparse.Namespace, early: EarlyWorkers | None = None) -> int:
+    """Run (or resume) the configured simulation; return the exit code. Local
+    workers come from ``early`` where it fits the run (else it is left unused)."""
     if args.list_presets:
         print(list_presets())
         return 0
@@ -189,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         out = args.out or Path("runs") / f"{name}-{stamp}"
         rundir = RunDirectory(out)
         with rundir.locked():
-            return _run_locked(args, config, rundir, client, work)
+            return _run_locked(args, config, rundir, client, work, early)
 
 
 def _preflight(
@@ -214,6 +216,7 @@ def _run_locked(
     rundir: RunDirectory,
     client: Any,
     work: Workload,
+    early: EarlyWorkers | None,
 ) -> int:
     """Run the missing batches of a locked run directory (the work estimate on
     stderr first), then summarise."""
@@ -227,6 +230,7 @@ def _run_locked(
     n_jobs = local_jobs(args.jobs)
     figure_jobs = n_jobs if args.backend == "fork" else 1  # forked figure writers
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
+    early = early if args.backend == "fork" and n_jobs > 1 else None
     done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
     reader, report = RecordsReader(config, rundir), None
@@ -234,14 +238,18 @@ def _run_locked(
         total = sum(b.size for b in batches)
         with progress_bar(total, len(batches), args.quiet) as bar:
             bar.update(done_traj)
-            for batch, part in execute(
+            done = execute(
                 config,
                 todo,
                 rundir.write_batch,
                 n_jobs=n_jobs,
                 backend=args.backend,
                 client=client,
-            ):
+                early=early,
+            )
+            if early is not None and not args.no_report:
+                report = _report_writer()  # while the warm workers start
+            for batch, part in done:
                 bar.update(batch.size)
                 reader.add(batch, part)
                 if report is None and not args.no_report:
@@ -263,9 +271,8 @@ def _run_locked(
 
 
 def _report_writer() -> Callable[..., Path]:
-    """``write_report``, imported once the first batch is in: its imports
-    (matplotlib, ~0.3 s) load while local workers run the other batches, not before
-    they start."""
+    """``write_report``, imported once the batches have started: its imports
+    (matplotlib, ~0.3 s) load while local workers run, not before they start."""
     from trajectories.pipeline.report import write_report
 
     return write_report
@@ -320,9 +327,15 @@ def _print_burn_in(config: RunConfig) -> None:
             )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code."""
-    args = parse_or_exit(lambda: parse_args(argv))
-    if isinstance(args, int):
-        return args
-    return exit_code(lambda: run(args))
+def main(argv: list[str] | None = None, early: EarlyWorkers | None = None) -> int:
+    """Entry point; returns the process exit code. ``early``: local workers
+    started before the imports (``early_workers.start``), stopped on the way out
+    if the run left them unused."""
+    try:
+        args = parse_or_exit(lambda: parse_args(argv))
+        if isinstance(args, int):
+            return args
+        return exit_code(lambda: run(args, early))
+    finally:
+        if early is not None:
+            early.close()
