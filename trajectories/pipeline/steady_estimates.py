@@ -154,21 +154,42 @@ def sampled_density(rows: pd.DataFrame, D: int) -> NDArray[np.complex128]:
 def _negativity(rows: pd.DataFrame, model: OpenSystem, rho_ss: NDArray) -> dict:
     """Signed negativity of the sampled steady state, jackknifed over batches."""
     D, dims = model.machine.dim, model.machine.dims
-    batches = sorted(rows["batch"].unique())
-    value = signed_negativity(sampled_density(rows, D), dims)
+    full, leave_one_out = _jackknife_densities(rows, D)
+    value = signed_negativity(full, dims)
     exact = signed_negativity(rho_ss, dims)
     n = int(rows[rows["quantity"] == "p_suc"]["n"].sum())
-    if len(batches) < 2:
+    G = len(leave_one_out)
+    if G < 2:
         est = measure_estimate(value, math.nan, n, 1.0, 0.0)
         return est.row(exact, clip_at_zero=True)
-    reps = np.array(
-        [
-            signed_negativity(sampled_density(rows[rows["batch"] != b], D), dims)
-            for b in batches
-        ]
-    )
-    G = len(batches)
+    reps = np.array([signed_negativity(rho, dims) for rho in leave_one_out])
     se = math.sqrt((G - 1) / G * float(np.sum((reps - reps.mean()) ** 2)))
     span = (min(dims) - 1) / 2
     est = measure_estimate(value, se, n, span, jackknife_df(reps))
     return est.row(exact, clip_at_zero=True)
+
+
+def _jackknife_densities(
+    rows: pd.DataFrame, D: int
+) -> tuple[NDArray[np.complex128], NDArray[np.complex128]]:
+    """``sampled_density`` of all batches, and of all but each batch in turn (G, D,
+    D): from one table of sums per batch and element, the whole minus each part."""
+    r = rows[rows["quantity"] == "rho"]
+    tot = r.groupby(["batch", "i", "j"])[["n", "re", "im"]].sum().reset_index()
+    batch = pd.factorize(tot["batch"], sort=True)[0]
+    pairs = tot[["i", "j"]].to_numpy()
+    pair = np.unique(pairs, axis=0, return_inverse=True)[1].ravel()
+    (i, j), P = np.unique(pairs, axis=0).T, pair.max() + 1
+    n = np.zeros((batch.max() + 1, P))
+    s = np.zeros((batch.max() + 1, P), complex)
+    np.add.at(n, (batch, pair), tot["n"].to_numpy(float))
+    np.add.at(s, (batch, pair), (tot["re"] + 1j * tot["im"]).to_numpy())
+    parts = [(n.sum(0), s.sum(0))] + [
+        (n.sum(0) - nb, s.sum(0) - sb) for nb, sb in zip(n, s, strict=True)
+    ]
+    rhos = np.zeros((len(parts), D, D), complex)
+    for k, (nk, sk) in enumerate(parts):
+        val = np.divide(sk, nk, out=np.zeros_like(sk), where=nk > 0)
+        rhos[k, i, j] = val
+        rhos[k, j, i] = val.conj()
+    return rhos[0], rhos[1:]
