@@ -171,3 +171,34 @@ def test_a_failing_batch_fails_the_run_once(
     assert "run failed (ValueError: boom) before any batch finished" in err
     assert early.process.exitcode is not None
     assert not out.exists()
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.6])
+def test_ctrl_c_at_start_leaves_nothing_behind(delay: float, tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group) while the command imports: one line,
+    no traceback, no process left (the warm process ignores SIGINT and is stopped
+    by the command on its way out)."""
+    import subprocess
+    import sys
+
+    from test_faults import alive, descendants
+
+    out = str(tmp_path / "run")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectories.run", "--jobs", "2", "--out", out],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(delay)
+    kids = descendants(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    assert (proc.returncode, err.strip()) == (130, "interrupted") or (
+        proc.returncode == 1 and "run stopped (KeyboardInterrupt" in err
+    ), err
+    deadline = time.monotonic() + 5
+    while alive(kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(kids)

@@ -2,7 +2,8 @@
 
 Local workers are started before anything else is imported (``early_workers``:
 with ``--backend fork`` and two or more jobs they warm up on an idle core while the
-command line imports and checks its config).
+command line imports and checks its config); they are stopped on every way out, a
+Ctrl-C during the imports included (exit 130, one line).
 
 The process ends with ``os._exit`` once the command has returned and its output is
 flushed: every file is written and closed, every lock released and every worker
@@ -18,9 +19,16 @@ from trajectories.pipeline import early_workers
 
 if __name__ == "__main__":
     early = early_workers.start(sys.argv[1:])
-    from trajectories.pipeline.cli import main  # after the workers' start
+    try:
+        from trajectories.pipeline.cli import main  # after the workers' start
 
-    code = main(early=early)
+        code = main(early=early)
+    except KeyboardInterrupt:  # Ctrl-C before the command line handles signals
+        print("interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        if early is not None:  # stopped and reaped, whatever happened
+            early.close()
     if "joblib" in sys.modules:  # loky's or dask's own shutdown must run at exit
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
