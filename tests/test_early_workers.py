@@ -19,7 +19,8 @@ from trajectories.pipeline.cli import main
 from trajectories.pipeline.early_workers import (
     LOCAL_BACKEND,
     EarlyWorkers,
-    _picklable,
+    _sendable,
+    stop_with_parent,
     wanted,
 )
 
@@ -41,6 +42,11 @@ SMALL = [*SMALL_RUN, "--no-report"]
         (["--list-presets"], 0),
         (["--jobs", "two"], 0),  # the command line reports it, with exit 2
         (["--jobs", "0"], 0),
+        (["--jobs", "2", "--he"], 0),  # abbreviations of options that run nothing
+        (["--jobs", "2", "--show"], 0),
+        (["--jobs", "2", "--list"], 0),
+        (["--jobs", "2", "--s"], 0),  # ambiguous: refused by the command line
+        (["--jobs", "2", "--seed", "3"], 2),
     ],
 )
 def test_wanted_reads_jobs_and_backend(argv: list[str], n: int) -> None:
@@ -89,15 +95,36 @@ def test_an_error_of_the_job_is_raised_here() -> None:
     assert early.process.exitcode == 0
 
 
+def _refuse() -> None:
+    raise TypeError("cannot rebuild")
+
+
+class _NoRebuild(Exception):
+    """Pickles, but does not unpickle (as an exception whose constructor takes
+    other arguments than its ``args``)."""
+
+    def __reduce__(self) -> tuple:
+        return (_refuse, ())
+
+
 def test_an_error_that_cannot_be_sent_is_named() -> None:
+    """Not picklable, or not unpicklable."""
+
     class Local(Exception):
         pass
 
-    err = _picklable(Local("x"))
-    assert isinstance(err, RuntimeError)
-    assert "Local: x" in str(err)
+    for err, name in ((Local("x"), "Local: x"), (_NoRebuild("y"), "_NoRebuild: y")):
+        sent = _sendable(err)
+        assert isinstance(sent, RuntimeError)
+        assert name in str(sent)
     plain = ValueError("y")
-    assert _picklable(plain) is plain
+    assert _sendable(plain) is plain
+
+
+def test_a_parent_dead_before_the_watch_stops_at_once() -> None:
+    calls: list[int] = []
+    stop_with_parent(-1, lambda: calls.append(1))  # not this process's parent
+    assert calls == [1]
 
 
 def test_a_dead_warm_process_is_an_error_not_a_hang() -> None:
@@ -175,9 +202,9 @@ def test_a_failing_batch_fails_the_run_once(
 
 @pytest.mark.parametrize("delay", [0.2, 0.6])
 def test_ctrl_c_at_start_leaves_nothing_behind(delay: float, tmp_path: Path) -> None:
-    """Ctrl-C (SIGINT to the process group) while the command imports: one line,
-    no traceback, no process left (the warm process ignores SIGINT and is stopped
-    by the command on its way out)."""
+    """Ctrl-C (SIGINT to the process group) while the command imports: exit 1 and
+    one line, no traceback, no process left (the warm process ignores SIGINT and
+    is stopped by the command on its way out)."""
     import subprocess
     import sys
 
@@ -195,10 +222,83 @@ def test_ctrl_c_at_start_leaves_nothing_behind(delay: float, tmp_path: Path) -> 
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert "Traceback" not in err, err
-    assert (proc.returncode, err.strip()) == (130, "interrupted") or (
-        proc.returncode == 1 and "run stopped (KeyboardInterrupt" in err
-    ), err
+    assert proc.returncode == 1, err
+    said = err.strip()
+    assert said == "error: interrupted" or "run stopped (KeyboardInterrupt" in said
     deadline = time.monotonic() + 5
     while alive(kids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(kids)
+
+
+def test_a_warm_process_whose_run_died_at_once_ends(tmp_path: Path) -> None:
+    """The run killed right after the fork: the warm process (watching the pid
+    recorded before the fork) ends; five tries."""
+    import subprocess
+    import sys
+
+    from test_faults import alive
+
+    code = (
+        "import os, signal; from trajectories.pipeline import early_workers as e; "
+        "w = e.start(['--jobs', '2']); print(w.process.pid, flush=True); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True)
+        warm = {int(out.stdout)}
+        deadline = time.monotonic() + 5
+        while alive(warm) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(warm)
+
+
+def test_a_process_that_forgets_close_still_exits() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from trajectories.pipeline.early_workers import EarlyWorkers; "
+        "e = EarlyWorkers(); raise SystemExit(3)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], timeout=30)
+    assert out.returncode == 3
+
+
+def test_a_dead_warm_process_is_replaced_before_the_batches(tmp_path: Path) -> None:
+    """Dead before the job: the run forks its own workers instead."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main([*SMALL, "--out", str(a), "--jobs", "1"]) == 0
+    early = EarlyWorkers()
+    os.kill(early.process.pid, signal.SIGKILL)
+    early.process.join()
+    assert main([*SMALL, "--out", str(b), "--jobs", "2"], early=early) == 0
+    for name, table in records(a).items():
+        assert table.equals(records(b)[name]), name
+
+
+def test_an_error_in_the_run_stops_its_workers_at_once(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The parent fails on the first share: the warm process and its workers are
+    stopped before the message counts the saved batches."""
+    from trajectories.pipeline import cli
+
+    def fail(self: object, batch: object, part: object) -> None:
+        raise ValueError("bad share")
+
+    early, seen = EarlyWorkers(), []
+    real = cli._stopped
+
+    def stopped(*args: object) -> str:
+        seen.append(early.process.exitcode)
+        return real(*args)
+
+    monkeypatch.setattr(cli.RecordsReader, "add", fail)
+    monkeypatch.setattr(cli, "_stopped", stopped)
+    out = tmp_path / "run"
+    args = [*SMALL, "--set", "sampling.n_traj=4000", "--out", str(out), "--jobs", "2"]
+    assert main(args, early=early) == 1
+    assert "run failed (ValueError: bad share)" in capsys.readouterr().err
+    assert len(seen) == 1
+    assert seen[0] is not None, "the workers still ran when the batches were counted"

@@ -3,7 +3,7 @@
 Local workers are started before anything else is imported (``early_workers``:
 with ``--backend fork`` and two or more jobs they warm up on an idle core while the
 command line imports and checks its config); they are stopped on every way out, a
-Ctrl-C during the imports included (exit 130, one line).
+Ctrl-C during the imports included (exit 1, one line, as later).
 
 The process ends with ``os._exit`` once the command has returned and its output is
 flushed: every file is written and closed, every lock released and every worker
@@ -23,9 +23,9 @@ if __name__ == "__main__":
         from trajectories.pipeline.cli import main  # after the workers' start
 
         code = main(early=early)
-    except KeyboardInterrupt:  # Ctrl-C before the command line handles signals
-        print("interrupted", file=sys.stderr)
-        code = 130
+    except KeyboardInterrupt:  # Ctrl-C while the command line imports
+        print("error: interrupted", file=sys.stderr)  # as exit_codes.exit_code
+        code = 1
     finally:
         if early is not None:  # stopped and reaped, whatever happened
             early.close()

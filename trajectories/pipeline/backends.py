@@ -26,9 +26,7 @@ import multiprocessing
 import os
 import signal
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +41,7 @@ from trajectories.pipeline.early_workers import (
     LOCAL_BACKEND,
     WATCH_INTERVAL,
     EarlyWorkers,
+    stop_with_parent,
 )
 
 
@@ -71,18 +70,18 @@ def execute(
     scheduler: str | None = None,
     client: Any = None,
     early: EarlyWorkers | None = None,
-) -> Iterator[Done]:
-    """Run and write batches: an iterator over each one with its share, once its
-    records are written. Dask runs through ``client``, else a client of
-    ``scheduler`` of its own; forked workers come from ``early`` if given (which
-    starts them at once)."""
+) -> Generator[Done]:
+    """Run and write batches: a generator of each one with its share, once its
+    records are written (close it to stop the workers). Dask runs through
+    ``client``, else a client of ``scheduler`` of its own; forked workers come from
+    ``early`` if given and still alive (which starts them at once)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
     if backend == "dask":
         return _on_dask(config, batches, write, n_jobs, scheduler, client)
     if n_jobs == 1:
         return _in_process(config, batches, write)
-    if backend == "fork" and early is not None:
+    if backend == "fork" and early is not None and early.alive:
         return early.run(_forked, config, batches, write, n_jobs)
     if backend == "fork":
         return _forked(config, batches, write, n_jobs)
@@ -91,7 +90,7 @@ def execute(
 
 def _in_process(
     config: RunConfig, batches: list[Batch], write: Writer
-) -> Iterator[Done]:
+) -> Generator[Done]:
     points, sweep = config.points(), bool(config.sweep)
     for b in batches:
         yield finish(points[b.point], b, sweep, write)
@@ -106,7 +105,7 @@ def finish(point: RunConfig, batch: Batch, sweep: bool, write: Writer) -> Done:
 
 def _forked(
     config: RunConfig, batches: list[Batch], write: Writer, n_jobs: int
-) -> Iterator[Done]:
+) -> Generator[Done]:
     points, sweep = config.points(), bool(config.sweep)
     pool = ProcessPoolExecutor(
         n_jobs,
@@ -140,7 +139,7 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 
 def _on_loky(
     config: RunConfig, batches: list[Batch], write: Writer, n_jobs: int
-) -> Iterator[Done]:
+) -> Generator[Done]:
     from joblib import Parallel, delayed, parallel_config
 
     points, sweep = config.points(), bool(config.sweep)
@@ -156,7 +155,7 @@ def _on_dask(
     n_jobs: int,
     scheduler: str | None,
     client: Any,
-) -> Iterator[Done]:
+) -> Generator[Done]:
     from joblib import Parallel, delayed, parallel_config
 
     points, sweep = config.points(), bool(config.sweep)
@@ -186,23 +185,19 @@ def _worker_start(interval: float = WATCH_INTERVAL) -> None:
     SIGTERM ends a worker at once (a forked worker would otherwise inherit the run's
     handler, which turns SIGTERM into KeyboardInterrupt), and Ctrl-C is left to the
     parent, which stops its workers (no traceback from each). The worker ends within
-    ``interval`` seconds of its parent's death (the parent's pid is replaced by a
-    reaper's), so a killed run leaves no worker behind (workers outlive a ``kill
-    -9`` of their parent otherwise). A daemon thread, once per process.
+    ``interval`` seconds of its parent's death, or at once if the parent died while
+    it was forked (``stop_with_parent``: the parent's pid recorded before the fork),
+    so a killed run leaves no worker behind (workers outlive a ``kill -9`` of their
+    parent otherwise). A daemon thread, once per process.
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
+    creator = multiprocessing.parent_process()
+    parent = creator.pid if creator is not None and creator.pid else os.getppid()
     if parent in _WATCHED:
         return
     _WATCHED.append(parent)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
+    stop_with_parent(parent, lambda: os._exit(1), interval)
 
 
 CONNECT_TIMEOUT = 5.0

@@ -16,7 +16,7 @@ import multiprocessing
 import signal
 import sys
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -247,13 +247,14 @@ def _run_locked(
                 client=client,
                 early=early,
             )
-            if early is not None and not args.no_report:
-                report = _report_writer()  # while the warm workers start
-            for batch, part in done:
-                bar.update(batch.size)
-                reader.add(batch, part)
-                if report is None and not args.no_report:
-                    report = _report_writer()
+            with closing(done):  # an error here stops the workers at once
+                if early is not None and not args.no_report:
+                    report = _report_writer()  # while the warm workers start
+                for batch, part in done:
+                    bar.update(batch.size)
+                    reader.add(batch, part)
+                    if report is None and not args.no_report:
+                        report = _report_writer()
     except (KeyboardInterrupt, Exception) as err:
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ different run.
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing
 import os
 import pickle
@@ -25,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
@@ -34,13 +35,24 @@ BACKENDS = ("fork", "loky", "dask")
 LOCAL_BACKEND = "fork" if sys.platform == "linux" else "loky"
 """The default backend: fork where it is safe and cheap (Linux), else loky."""
 
-NO_RUN = ("-h", "--help", "--list-presets", "--show-config")
-"""Options with which the command prints and exits, running nothing."""
+NO_RUN = ("--help", "--list-presets", "--show-config")
+"""Options with which the command prints and exits, running nothing (``-h`` too,
+and any abbreviation: an ambiguous one, which the command refuses, starts
+nothing either)."""
 
 WATCH_INTERVAL = 0.5
 """Seconds between a worker's checks that its parent is alive."""
 
 ENDED = "the local worker processes ended unexpectedly"
+
+
+def _no_run(arg: str) -> bool:
+    """Whether ``arg`` is, or abbreviates, an option that runs nothing."""
+    if arg == "-h":
+        return True
+    return (
+        arg.startswith("--") and len(arg) > 2 and any(o.startswith(arg) for o in NO_RUN)
+    )
 
 
 class _Sketch(argparse.ArgumentParser):
@@ -57,7 +69,7 @@ def wanted(argv: list[str]) -> int:
         args, rest = sketch.parse_known_args(argv)
     except ValueError:
         return 0
-    if args.backend != "fork" or any(a in NO_RUN for a in rest):
+    if args.backend != "fork" or any(_no_run(a) for a in rest):
         return 0
     if "fork" not in multiprocessing.get_all_start_methods():
         return 0
@@ -66,20 +78,29 @@ def wanted(argv: list[str]) -> int:
 
 
 class EarlyWorkers:
-    """The warm process (forked now) and the pipe to it."""
+    """The warm process (forked now) and the pipe to it. It is stopped and reaped
+    by ``close``, at the latest when this process exits."""
 
     def __init__(self) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conn, theirs = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(theirs,), name="warm-workers")
+        self.process = ctx.Process(
+            target=_serve, args=(theirs, self.conn, os.getpid()), name="warm-workers"
+        )
         self.process.start()
         theirs.close()
         self.used = self.finished = False
+        atexit.register(self.close)  # before multiprocessing's exit joins it
 
-    def run(self, fn: Callable[..., Iterator[Any]], *args: Any) -> Iterator[Any]:
+    @property
+    def alive(self) -> bool:
+        """Whether the warm process still runs (it can take a job)."""
+        return self.process.exitcode is None
+
+    def run(self, fn: Callable[..., Iterator[Any]], *args: Any) -> Generator[Any]:
         """Run the generator ``fn(*args)`` in the warm process (once; its workers
-        are forked there) and return an iterator over what it yields. The job is
-        sent now; an item that is an exception there is raised here. The iterator
+        are forked there) and return a generator over what it yields. The job is
+        sent now; an item that is an exception there is raised here. The generator
         stops the warm process and its workers if it is left early."""
         if self.used:
             raise RuntimeError("the early workers have run their job")
@@ -91,7 +112,7 @@ class EarlyWorkers:
             raise BrokenProcessPool(ENDED) from None
         return self._received()
 
-    def _received(self) -> Iterator[Any]:
+    def _received(self) -> Generator[Any]:
         finished = False
         try:
             while True:
@@ -111,16 +132,18 @@ class EarlyWorkers:
                 self.close()
 
     def close(self) -> None:
-        """Stop the warm process and its workers unless they have ended, and reap
-        it (a SIGTERM, which it passes to its workers)."""
+        """Stop the warm process and its workers unless they have ended (a SIGTERM,
+        which it passes to its workers), and reap it."""
         if self.finished:  # it is ending by itself
             self.process.join(timeout=5)
         if self.process.exitcode is None:
             self.process.terminate()
-        self.process.join(timeout=5)
+            self.process.join(timeout=5)
         if self.process.exitcode is None:
             self.process.kill()
             self.process.join()
+        self.conn.close()
+        atexit.unregister(self.close)
 
 
 def start(argv: list[str]) -> EarlyWorkers | None:
@@ -134,24 +157,25 @@ def start(argv: list[str]) -> EarlyWorkers | None:
         return None
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, ours: Connection, parent: int) -> None:
     """The warm process: load, wait for the job, run it, send what it yields."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle
     signal.signal(signal.SIGTERM, _end_with_workers)
-    _watch_parent()
+    ours.close()  # the run's end: a run that ends without a job closes the pipe
+    stop_with_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
     _load()
     try:
         fn, args = conn.recv()
-    except EOFError:  # the run did not need its workers
+    except EOFError:  # the run ended without a job for its workers
         return
     except Exception as err:  # the job could not be read here
-        conn.send(("error", _picklable(err)))
+        conn.send(("error", _sendable(err)))
         return
     try:
         for item in fn(*args):
             conn.send(("item", item))
-    except Exception as err:
-        conn.send(("error", _picklable(err)))
+    except BaseException as err:
+        conn.send(("error", _sendable(err)))
         return
     conn.send(("end", None))
 
@@ -169,10 +193,11 @@ def _load() -> None:
         pass
 
 
-def _picklable(err: Exception) -> Exception:
-    """``err``, or a RuntimeError naming it if it cannot be sent."""
+def _sendable(err: BaseException) -> BaseException:
+    """``err`` if it survives the pipe (pickled and unpickled), else a
+    RuntimeError naming it."""
     try:
-        pickle.dumps(err)
+        pickle.loads(pickle.dumps(err))
     except Exception:
         return RuntimeError(f"{type(err).__name__}: {err}")
     return err
@@ -180,20 +205,26 @@ def _picklable(err: Exception) -> Exception:
 
 def _end_with_workers(signum: int, frame: object) -> None:
     """SIGTERM in the warm process: end its workers (batches lost, not damaged:
-    records are written atomically), then itself."""
+    records are written atomically), then itself. A worker forked too late to be
+    seen here finds its parent gone as it starts (``stop_with_parent``)."""
     for proc in multiprocessing.active_children():
         proc.terminate()
     os._exit(1)
 
 
-def _watch_parent(interval: float = WATCH_INTERVAL) -> None:
-    """End this process and its workers within ``interval`` seconds of its parent's
-    death (a ``kill -9`` of the run): a daemon thread that sends it SIGTERM."""
-    parent = os.getppid()
+def stop_with_parent(
+    parent: int, stop: Callable[[], object], interval: float = WATCH_INTERVAL
+) -> None:
+    """Call ``stop`` once ``parent``, the pid of the process that forked this one
+    (recorded before the fork), is no longer its parent: at once if it has already
+    died, else within ``interval`` seconds of its death (a daemon thread)."""
+    if os.getppid() != parent:
+        stop()
+        return
 
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(interval)
-        os.kill(os.getpid(), signal.SIGTERM)
+        stop()
 
     threading.Thread(target=watch, name="stop-with-parent", daemon=True).start()
