@@ -1,18 +1,17 @@
 """Local workers started at the first line of ``python -m trajectories.run``.
 
 A run with ``--backend fork`` and ``--jobs`` N >= 2 forks one process before its
-own imports. That process imports what a batch needs and loads the compiled kernel
-(~1.1 s together) on a core that is otherwise idle while the run imports, checks its
-config and prepares its directory; when the batches arrive it forks the N workers
-from itself, warm (``backends.forked``), and relays what they hand back. The run's
-critical path loses the kernel's load (~0.4 s) and the run's own report imports
-(~0.3 s), which it makes while the workers warm up.
+own imports: the warm process. It imports what a batch needs and loads the compiled
+kernel (~0.9 s together) on a core that is otherwise idle while the run imports,
+checks its config and imports its report; when the batches arrive it forks the N
+workers from itself, warm (``backends._forked``), and relays what they hand back.
+Without it, the run's workers would each load the kernel (~0.4 s) after the run's
+imports, and the run would import its report while they work.
 
 This module imports only the standard library: it runs before anything else.
-``wanted`` reads the command line for the two options that decide whether to start
-early, and nothing else; the command line's own parsing decides the run, so a
-disagreement costs an unused start (stopped by ``EarlyWorkers.close``), never a
-different run.
+``wanted`` reads from the command line only what decides whether to start early;
+the command line's own parsing decides the run, so a disagreement costs an unused
+start (stopped by ``EarlyWorkers.close``), never a different run.
 """
 
 from __future__ import annotations
