@@ -277,15 +277,35 @@ def test_a_dead_warm_process_is_replaced_before_the_batches(tmp_path: Path) -> N
         assert table.equals(records(b)[name]), name
 
 
-def test_an_error_in_the_run_stops_its_workers_at_once(
-    tmp_path: Path, capsys, monkeypatch
-) -> None:
-    """The parent fails on the first share: the warm process and its workers are
-    stopped before the message counts the saved batches."""
-    from trajectories.pipeline import cli
+def _fail_share(self: object, batch: object, part: object) -> None:
+    raise ValueError("bad share")
 
-    def fail(self: object, batch: object, part: object) -> None:
-        raise ValueError("bad share")
+
+def _fail_report() -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "replacement", "said"),
+    [
+        ("RecordsReader", "add", _fail_share, "run failed (ValueError: bad share)"),
+        (None, "_report_writer", _fail_report, "run stopped (KeyboardInterrupt"),
+    ],
+    ids=["first share", "before any result"],
+)
+def test_an_error_in_the_run_stops_its_workers_at_once(
+    target: str | None,
+    name: str,
+    replacement: object,
+    said: str,
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+) -> None:
+    """The parent fails on the first share, or before any result came back: the
+    warm process and its workers are stopped before the message counts the saved
+    batches."""
+    from trajectories.pipeline import cli
 
     early, seen = EarlyWorkers(), []
     real = cli._stopped
@@ -294,11 +314,62 @@ def test_an_error_in_the_run_stops_its_workers_at_once(
         seen.append(early.process.exitcode)
         return real(*args)
 
-    monkeypatch.setattr(cli.RecordsReader, "add", fail)
+    monkeypatch.setattr(getattr(cli, target) if target else cli, name, replacement)
     monkeypatch.setattr(cli, "_stopped", stopped)
     out = tmp_path / "run"
-    args = [*SMALL, "--set", "sampling.n_traj=4000", "--out", str(out), "--jobs", "2"]
-    assert main(args, early=early) == 1
-    assert "run failed (ValueError: bad share)" in capsys.readouterr().err
+    args = [*SMALL_RUN, "--set", "sampling.n_traj=4000", "--out", str(out)]
+    assert main([*args, "--jobs", "2"], early=early) == 1  # with its report
+    assert said in capsys.readouterr().err
     assert len(seen) == 1
     assert seen[0] is not None, "the workers still ran when the batches were counted"
+
+
+def test_only_the_starting_process_stops_the_warm_process() -> None:
+    """A process forked from the run inherits its exit hook: there ``close`` does
+    nothing."""
+    early = EarlyWorkers()
+    child = os.fork()
+    if child == 0:
+        try:
+            early.close()
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert early.alive
+    early.close()
+    assert not early.alive
+
+
+def test_a_job_that_exits_is_an_error_of_the_run() -> None:
+    for err in (SystemExit(3), KeyboardInterrupt()):
+        sent = _sendable(err)
+        assert isinstance(sent, RuntimeError)
+        assert type(err).__name__ in str(sent)
+
+
+def test_kill_9_of_the_run_ends_the_warm_process_quietly(tmp_path: Path) -> None:
+    """Its next result meets a broken pipe: it ends with its workers, without a
+    traceback on the run's terminal."""
+    import subprocess
+    import sys
+
+    from test_faults import LONG
+
+    out = tmp_path / "run"
+    argv = [*LONG, "--out", str(out), "--jobs", "2"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trajectories.run", *argv],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "batches").glob("*.seal.json")):
+        assert proc.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    err = proc.stderr.read()  # to end of file: every process of the run is gone
+    proc.wait(timeout=10)
+    assert "Traceback" not in err, err

@@ -28,7 +28,7 @@ from trajectories.pipeline.backends import (
     execute,
     local_jobs,
 )
-from trajectories.pipeline.batches import plan
+from trajectories.pipeline.batches import Batch, plan
 from trajectories.pipeline.config import (
     ConfigError,
     RunConfig,
@@ -231,31 +231,13 @@ def _run_locked(
     figure_jobs = n_jobs if args.backend == "fork" else 1  # forked figure writers
     n_jobs = max(1, min(n_jobs, len(todo) or 1))
     early = early if args.backend == "fork" and n_jobs > 1 else None
-    done_traj = sum(b.size for b in batches) - sum(b.size for b in todo)
     signal.signal(signal.SIGTERM, _interrupt)
-    reader, report = RecordsReader(config, rundir), None
+    reader = RecordsReader(config, rundir)
     try:
-        total = sum(b.size for b in batches)
-        with progress_bar(total, len(batches), args.quiet) as bar:
-            bar.update(done_traj)
-            done = execute(
-                config,
-                todo,
-                rundir.write_batch,
-                n_jobs=n_jobs,
-                backend=args.backend,
-                client=client,
-                early=early,
-            )
-            with closing(done):  # an error here stops the workers at once
-                if early is not None and not args.no_report:
-                    report = _report_writer()  # while the warm workers start
-                for batch, part in done:
-                    bar.update(batch.size)
-                    reader.add(batch, part)
-                    if report is None and not args.no_report:
-                        report = _report_writer()
+        report = _run_batches(args, config, rundir, client, todo, n_jobs, early, reader)
     except (KeyboardInterrupt, Exception) as err:
+        if early is not None:  # its job was sent, perhaps before any result came
+            early.close()
         print(_stopped(err, rundir, batches, args.resume), file=sys.stderr)
         return 1
     records = reader.records()
@@ -269,6 +251,42 @@ def _run_locked(
     for note in resolution_notes(rows):
         print(note, file=sys.stderr)
     return 0
+
+
+def _run_batches(
+    args: argparse.Namespace,
+    config: RunConfig,
+    rundir: RunDirectory,
+    client: Any,
+    todo: list[Batch],
+    n_jobs: int,
+    early: EarlyWorkers | None,
+    reader: RecordsReader,
+) -> Callable[..., Path] | None:
+    """Run ``todo`` with a progress bar, folding each share into ``reader``; the
+    report writer if it was imported meanwhile."""
+    batches, report = plan(config), None
+    total = sum(b.size for b in batches)
+    with progress_bar(total, len(batches), args.quiet) as bar:
+        bar.update(total - sum(b.size for b in todo))
+        done = execute(
+            config,
+            todo,
+            rundir.write_batch,
+            n_jobs=n_jobs,
+            backend=args.backend,
+            client=client,
+            early=early,
+        )
+        with closing(done):  # an error here stops the workers at once
+            if early is not None and not args.no_report:
+                report = _report_writer()  # while the warm workers start
+            for batch, part in done:
+                bar.update(batch.size)
+                reader.add(batch, part)
+                if report is None and not args.no_report:
+                    report = _report_writer()
+    return report
 
 
 def _report_writer() -> Callable[..., Path]:

@@ -89,6 +89,7 @@ class EarlyWorkers:
         self.process.start()
         theirs.close()
         self.used = self.finished = False
+        self.owner = os.getpid()  # processes forked from it later inherit the hook
         atexit.register(self.close)  # before multiprocessing's exit joins it
 
     @property
@@ -132,7 +133,10 @@ class EarlyWorkers:
 
     def close(self) -> None:
         """Stop the warm process and its workers unless they have ended (a SIGTERM,
-        which it passes to its workers), and reap it."""
+        which it passes to its workers), and reap it. Only in the process that
+        started it."""
+        if os.getpid() != self.owner:
+            return
         if self.finished:  # it is ending by itself
             self.process.join(timeout=5)
         if self.process.exitcode is None:
@@ -171,12 +175,15 @@ def _serve(conn: Connection, ours: Connection, parent: int) -> None:
         conn.send(("error", _sendable(err)))
         return
     try:
-        for item in fn(*args):
-            conn.send(("item", item))
-    except BaseException as err:
-        conn.send(("error", _sendable(err)))
-        return
-    conn.send(("end", None))
+        try:
+            for item in fn(*args):
+                conn.send(("item", item))
+        except BaseException as err:
+            conn.send(("error", _sendable(err)))
+            return
+        conn.send(("end", None))
+    except OSError:  # the pipe broke: the run is gone, and so are we
+        _end_with_workers(signal.SIGTERM, None)
 
 
 def _load() -> None:
@@ -192,9 +199,12 @@ def _load() -> None:
         pass
 
 
-def _sendable(err: BaseException) -> BaseException:
-    """``err`` if it survives the pipe (pickled and unpickled), else a
-    RuntimeError naming it."""
+def _sendable(err: BaseException) -> Exception:
+    """``err`` if it is an Exception that survives the pipe (pickled and
+    unpickled), else a RuntimeError naming it (a SystemExit or KeyboardInterrupt
+    of the job is not the run's own)."""
+    if not isinstance(err, Exception):
+        return RuntimeError(f"{type(err).__name__}: {err}")
     try:
         pickle.loads(pickle.dumps(err))
     except Exception:
