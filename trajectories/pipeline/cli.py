@@ -234,7 +234,9 @@ def _run_locked(
     signal.signal(signal.SIGTERM, _interrupt)
     reader = RecordsReader(config, rundir)
     try:
-        report = _run_batches(args, config, rundir, client, todo, n_jobs, early, reader)
+        report = _run_batches(
+            args, config, rundir, client, (batches, todo), n_jobs, early, reader
+        )
     except (KeyboardInterrupt, Exception) as err:
         if early is not None:  # its job was sent, perhaps before any result came
             early.close()
@@ -258,14 +260,15 @@ def _run_batches(
     config: RunConfig,
     rundir: RunDirectory,
     client: Any,
-    todo: list[Batch],
+    work: tuple[list[Batch], list[Batch]],
     n_jobs: int,
     early: EarlyWorkers | None,
     reader: RecordsReader,
 ) -> Callable[..., Path] | None:
-    """Run ``todo`` with a progress bar, folding each share into ``reader``; the
-    report writer if it was imported meanwhile."""
-    batches, report = plan(config), None
+    """Run ``todo`` of ``work = (batches, todo)`` with a progress bar over all
+    batches, folding each share into ``reader``; the report writer if it was
+    imported meanwhile."""
+    (batches, todo), report = work, None
     total = sum(b.size for b in batches)
     with progress_bar(total, len(batches), args.quiet) as bar:
         bar.update(total - sum(b.size for b in todo))
