@@ -3,11 +3,16 @@ when it starts, what it relays, and that it never outlives or changes a run."""
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import pytest
 from conftest import SMALL_RUN
 from test_cli import records
 
+from trajectories.pipeline.backends import _worker_start
 from trajectories.pipeline.cli import main
 from trajectories.pipeline.early_workers import (
     LOCAL_BACKEND,
@@ -373,3 +379,44 @@ def test_kill_9_of_the_run_ends_the_warm_process_quietly(tmp_path: Path) -> None
     err = proc.stderr.read()  # to end of file: every process of the run is gone
     proc.wait(timeout=10)
     assert "Traceback" not in err, err
+
+
+def _collector() -> Iterator[tuple[str, bool, int]]:
+    yield "warm", gc.isenabled(), gc.get_freeze_count()
+    with ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("fork"), initializer=_worker_start
+    ) as pool:
+        yield "worker", *pool.submit(_collector_state).result()
+
+
+def _collector_state() -> tuple[bool, int]:
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+def test_the_warm_process_freezes_what_it_loaded_and_its_workers_collect() -> None:
+    early = EarlyWorkers()
+    got = {where: (on, frozen) for where, on, frozen in early.run(_collector)}
+    early.close()
+    assert got["warm"][0] is False  # it only loads, waits and forks
+    assert got["warm"][1] > 10_000  # modules and compiled kernel, frozen
+    on, frozen = got["worker"]
+    assert on and frozen > 10_000  # collecting, what was loaded left alone
+
+
+def test_the_command_runs_with_its_modules_frozen_and_the_collector_on() -> None:
+    """``python -m trajectories.run`` loads its modules with the collector off, then
+    freezes them and turns it on before the run."""
+    code = (
+        "import gc, runpy, sys\n"
+        "import trajectories.pipeline.cli as cli\n"
+        "def main(early=None):\n"
+        "    print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
+        "    return 0\n"
+        "cli.main = main\n"
+        "sys.argv = ['run', '--jobs', '1']\n"
+        "runpy.run_module('trajectories.run', run_name='__main__')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert (out.returncode, out.stdout.split()) == (0, ["True", "True"]), out.stderr

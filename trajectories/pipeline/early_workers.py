@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import gc
 import multiprocessing
 import os
 import pickle
@@ -166,6 +167,7 @@ def _serve(conn: Connection, ours: Connection, parent: int) -> None:
     signal.signal(signal.SIGTERM, _end_with_workers)
     ours.close()  # the run's end: a run that ends without a job closes the pipe
     stop_with_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    gc.disable()  # this process only loads, waits and forks: see _load
     _load()
     try:
         fn, args = conn.recv()
@@ -189,7 +191,12 @@ def _serve(conn: Connection, ours: Connection, parent: int) -> None:
 def _load() -> None:
     """Load what the workers need before they are forked: the modules of a batch
     and of its records, and the compiled kernel. A failure is left to the batches,
-    which meet it again and report it."""
+    which meet it again and report it.
+
+    With the collector off, then everything loaded frozen: the ``gc`` module's recipe
+    for a process that forks (its workers turn the collector back on, and their
+    collections leave the shared pages alone).
+    """
     try:
         from trajectories.pipeline import backends, rundir  # noqa: F401
         from trajectories.pipeline.batches import warm_up
@@ -197,6 +204,7 @@ def _load() -> None:
         warm_up()
     except Exception:
         pass
+    gc.freeze()
 
 
 def _sendable(err: BaseException) -> Exception:
