@@ -24,6 +24,8 @@ from analysis.checks import check_unit_vector, is_integer
 from analysis.qobj import bipartite_dims, is_qobj, qobj_array
 
 _PAULI = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]])
+_PAULI_PAIRS = np.einsum("iab,jcd->ijacbd", _PAULI, _PAULI).reshape(3, 3, 4, 4)
+"""sigma_i (x) sigma_j, indexed [i, j]."""
 
 
 def _density(
@@ -132,9 +134,7 @@ def correlation_matrix(rho: ArrayLike) -> NDArray[np.float64]:
         raise ValueError(
             f"correlation_matrix needs a two-qubit state (4, 4), got {rho.shape}"
         )
-    return np.array(
-        [[np.trace(rho @ np.kron(a, b)).real for b in _PAULI] for a in _PAULI]
-    )
+    return np.einsum("ijkl,lk->ij", _PAULI_PAIRS, rho).real
 
 
 def chsh_max(rho: ArrayLike) -> float:
