@@ -397,10 +397,10 @@ def test_the_warm_process_freezes_what_it_loaded_and_its_workers_collect() -> No
     early = EarlyWorkers()
     got = {where: (on, frozen) for where, on, frozen in early.run(_collector)}
     early.close()
-    assert got["warm"][0] is False  # it only loads, waits and forks
-    assert got["warm"][1] > 10_000  # modules and compiled kernel, frozen
-    on, frozen = got["worker"]
-    assert on and frozen > 10_000  # collecting, what was loaded left alone
+    for where in ("warm", "worker"):  # collecting, what was loaded left alone
+        on, frozen = got[where]
+        assert on, where
+        assert frozen > 10_000, where  # modules and compiled kernel
 
 
 def test_the_command_runs_with_its_modules_frozen_and_the_collector_on() -> None:

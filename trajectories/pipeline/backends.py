@@ -192,7 +192,6 @@ def _worker_start(interval: float = WATCH_INTERVAL) -> None:
     """
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    gc.enable()  # off in the warm process that forks workers (early_workers._load)
     creator = multiprocessing.parent_process()
     parent = creator.pid if creator is not None and creator.pid else os.getppid()
     if parent in _WATCHED:

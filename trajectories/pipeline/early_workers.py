@@ -167,8 +167,9 @@ def _serve(conn: Connection, ours: Connection, parent: int) -> None:
     signal.signal(signal.SIGTERM, _end_with_workers)
     ours.close()  # the run's end: a run that ends without a job closes the pipe
     stop_with_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    gc.disable()  # this process only loads, waits and forks: see _load
+    gc.disable()  # while it loads: see _load
     _load()
+    gc.enable()
     try:
         fn, args = conn.recv()
     except EOFError:  # the run ended without a job for its workers
@@ -193,9 +194,9 @@ def _load() -> None:
     and of its records, and the compiled kernel. A failure is left to the batches,
     which meet it again and report it.
 
-    With the collector off, then everything loaded frozen: the ``gc`` module's recipe
-    for a process that forks (its workers turn the collector back on, and their
-    collections leave the shared pages alone).
+    Everything loaded is frozen (``gc.freeze``, the ``gc`` module's recipe for a
+    process that forks): neither this process's collections nor its workers' scan
+    it again, so the workers share its pages instead of copying them.
     """
     try:
         from trajectories.pipeline import backends, rundir  # noqa: F401
