@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -119,6 +121,41 @@ def test_report_command(run_dir: Path, tmp_path: Path, capsys) -> None:
     )
     assert report.main([str(run_dir), "--jobs", "0"]) == 2
     assert capsys.readouterr().err.strip().endswith("must be >= 1, or -1 for all cores")
+
+
+def test_report_module_runs_with_its_modules_frozen(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    """``python -m trajectories.report``: the report and its exit codes, its modules
+    loaded with the collector off, then frozen (as ``python -m trajectories.run``)."""
+    probe = (
+        "import gc, runpy, sys\n"
+        "import trajectories.pipeline.report as rep\n"
+        "write = rep.write_report\n"
+        "def frozen_write(*args, **kwargs):\n"
+        "    print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
+        "    return write(*args, **kwargs)\n"
+        "rep.write_report = frozen_write\n"
+        "sys.argv = ['report', *sys.argv[1:]]\n"
+        "runpy.run_module('trajectories.report', run_name='__main__')\n"
+    )
+
+    def command(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    done = command(str(run_dir), "--jobs", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True", str(run_dir / "report.md")]
+    check_figures(run_dir)
+    refused = command(str(tmp_path / "missing"))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: ")
+    assert len(refused.stderr.splitlines()) == 1
 
 
 @pytest.mark.parametrize("state", ["missing", "empty", "unfinished", "not a dir"])
