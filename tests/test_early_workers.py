@@ -420,3 +420,51 @@ def test_the_command_runs_with_its_modules_frozen_and_the_collector_on() -> None
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert (out.returncode, out.stdout.split()) == (0, ["True", "True"]), out.stderr
+
+
+BLAS_PROBE = """
+import json, os, sys
+from trajectories.pipeline import early_workers
+
+def blas_threads():
+    from threadpoolctl import threadpool_info
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    yield sorted({i["num_threads"] for i in blas})
+
+early = early_workers.start(sys.argv[1:])
+import numpy  # noqa: E402, F401  (after the start, as in run.py)
+here = next(blas_threads())
+there = next(early.run(blas_threads)) if early else None
+if early:
+    early.close()
+print(json.dumps([os.environ.get("OPENBLAS_NUM_THREADS"), here, there]))
+"""
+
+
+def _blas_probe(argv: list[str], env: dict[str, str]) -> list:
+    out = subprocess.run(
+        [sys.executable, "-c", BLAS_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        | env,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: one BLAS thread")
+def test_a_run_with_forked_workers_computes_on_one_blas_thread() -> None:
+    """OpenBLAS starts no thread pool in the run or in its warm process (its threads
+    would spin in each forked worker); a user's own setting is kept, and a run
+    without forked workers is left alone."""
+    assert _blas_probe(["--jobs", "2"], {}) == ["1", [1], [1]]
+    assert _blas_probe(["--jobs", "2"], {"OPENBLAS_NUM_THREADS": "2"}) == [
+        "2",
+        [2],
+        [2],
+    ]
+    unset, threads, none = _blas_probe(["--jobs", "1"], {})
+    assert (unset, none) == (None, None)
+    assert threads[0] > 1  # the negative control: OpenBLAS's default on >= 2 cores

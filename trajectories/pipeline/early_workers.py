@@ -40,6 +40,14 @@ NO_RUN = ("--help", "--list-presets", "--show-config")
 and any abbreviation: an ambiguous one, which the command refuses, starts
 nothing either)."""
 
+SERIAL_BLAS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+"""Set (unless already set) before numpy loads in a run whose workers are forked:
+each process computes on one BLAS thread (batches, summary and report limit BLAS to
+one thread anyway, so that records do not depend on thread counts). OpenBLAS
+otherwise starts a thread pool as it loads, whose threads spin for a while at each
+start: in the warm process and the run as they import side by side, and again in
+every forked worker (~0.2 s of CPU each), on the cores that both processes need."""
+
 WATCH_INTERVAL = 0.5
 """Seconds between a worker's checks that its parent is alive."""
 
@@ -152,9 +160,12 @@ class EarlyWorkers:
 
 def start(argv: list[str]) -> EarlyWorkers | None:
     """The warm process, if ``argv`` asks for local workers (``wanted``) and it can
-    be forked; else None (the run forks its workers later, as usual)."""
+    be forked; else None (the run forks its workers later, as usual). Called
+    before numpy loads, it sets ``SERIAL_BLAS_ENV`` for the run and its workers."""
     if not wanted(argv):
         return None
+    for name, value in SERIAL_BLAS_ENV.items():
+        os.environ.setdefault(name, value)
     try:
         return EarlyWorkers()
     except OSError:  # no process to spare: the run starts its workers later
