@@ -3,7 +3,10 @@
 Local workers are started before anything else is imported (``early_workers``:
 with ``--backend fork`` and two or more jobs they warm up on an idle core while the
 command line imports and checks its config); they are stopped on every way out, a
-Ctrl-C during the imports included (exit 1, one line, as later).
+Ctrl-C during the imports included (exit 1, one line, as later). That Ctrl-C is
+held until the modules are loaded, then acted on: raised inside a library's import,
+it could be swallowed there (C code that clears errors; ~1 in 100 tries), and the
+run would go on as if it had not been pressed.
 
 The garbage collector is off while the modules load (and, in the warm process, the
 compiled kernel): they make ~10^5 objects that live as long as the process, and
@@ -20,16 +23,22 @@ joblib (``--backend loky`` or ``dask``), whose executors shut down at exit.
 
 import gc
 import os
+import signal
 import sys
 
-from trajectories.pipeline import early_workers
-
 if __name__ == "__main__":
+    held: list[int] = []  # Ctrl-C while the modules load: acted on once loaded
+    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     gc.disable()  # until the modules are loaded, here and in the warm process
+    from trajectories.pipeline import early_workers
+
     early = early_workers.start(sys.argv[1:])
     try:
         from trajectories.pipeline.cli import main  # after the workers' start
 
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if held:
+            raise KeyboardInterrupt
         gc.freeze()
         gc.enable()
         code = main(early=early)
