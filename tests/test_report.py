@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -127,18 +128,36 @@ def test_report_module_runs_with_its_modules_frozen(
     run_dir: Path, tmp_path: Path
 ) -> None:
     """``python -m trajectories.report``: the report and its exit codes, its modules
-    loaded with the collector off, then frozen (as ``python -m trajectories.run``)."""
-    probe = (
-        "import gc, runpy, sys\n"
-        "import trajectories.pipeline.report as rep\n"
-        "write = rep.write_report\n"
-        "def frozen_write(*args, **kwargs):\n"
-        "    print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
-        "    return write(*args, **kwargs)\n"
-        "rep.write_report = frozen_write\n"
-        "sys.argv = ['report', *sys.argv[1:]]\n"
-        "runpy.run_module('trajectories.report', run_name='__main__')\n"
-    )
+    loaded with the collector off, then frozen, and BLAS on one thread (as ``python
+    -m trajectories.run`` with forked workers)."""
+    probe = """
+import gc, importlib.abc, importlib.util, runpy, sys
+
+def checked(write):
+    def write_report(*args, **kwargs):
+        from threadpoolctl import threadpool_info
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        print(gc.isenabled(), gc.get_freeze_count() > 10_000, max(blas))
+        return write(*args, **kwargs)
+    return write_report
+
+class Probe(importlib.abc.MetaPathFinder):  # wraps write_report as it loads
+    def find_spec(self, name, path, target=None):
+        if name != "trajectories.pipeline.report":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            load(module)
+            module.write_report = checked(module.write_report)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Probe())
+sys.argv = ["report", *sys.argv[1:]]
+runpy.run_module("trajectories.report", run_name="__main__")
+"""
 
     def command(*argv: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -146,11 +165,12 @@ def test_report_module_runs_with_its_modules_frozen(
             capture_output=True,
             text=True,
             timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
         )
 
     done = command(str(run_dir), "--jobs", "1")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True", str(run_dir / "report.md")]
+    assert done.stdout.split() == ["True", "True", "1", str(run_dir / "report.md")]
     check_figures(run_dir)
     refused = command(str(tmp_path / "missing"))
     assert refused.returncode == 2

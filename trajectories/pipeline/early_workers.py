@@ -164,12 +164,17 @@ def start(argv: list[str]) -> EarlyWorkers | None:
     before numpy loads, it sets ``SERIAL_BLAS_ENV`` for the run and its workers."""
     if not wanted(argv):
         return None
-    for name, value in SERIAL_BLAS_ENV.items():
-        os.environ.setdefault(name, value)
+    serial_blas()
     try:
         return EarlyWorkers()
     except OSError:  # no process to spare: the run starts its workers later
         return None
+
+
+def serial_blas() -> None:
+    """Set ``SERIAL_BLAS_ENV`` where it is not set (before numpy loads, to act)."""
+    for name, value in SERIAL_BLAS_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def _serve(conn: Connection, ours: Connection, parent: int) -> None:
