@@ -444,14 +444,17 @@ print(json.dumps([os.environ.get("OPENBLAS_NUM_THREADS"), here, there]))
 """
 
 
+BLAS_THREADS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+"""What sets OpenBLAS's threads (a dask cluster leaves them set in its process)."""
+
+
 def _blas_probe(argv: list[str], env: dict[str, str]) -> list:
     out = subprocess.run(
         [sys.executable, "-c", BLAS_PROBE, *argv],
         capture_output=True,
         text=True,
         timeout=60,
-        env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-        | env,
+        env={k: v for k, v in os.environ.items() if k not in BLAS_THREADS_ENV} | env,
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from conftest import SMALL_RUN
 from matplotlib.image import imread
+from test_early_workers import BLAS_THREADS_ENV
 
 from analysis import report as rp
 from analysis.sweep_plot import sweep_figure
@@ -165,7 +166,7 @@ runpy.run_module("trajectories.report", run_name="__main__")
             capture_output=True,
             text=True,
             timeout=120,
-            env={k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
+            env={k: v for k, v in os.environ.items() if k not in BLAS_THREADS_ENV},
         )
 
     done = command(str(run_dir), "--jobs", "1")
