@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -358,6 +359,16 @@ def test_presets_load() -> None:
         load_config("nope")
 
 
+@pytest.fixture
+def environ_restored() -> Iterator[None]:
+    """This process's environment, as it was, after the test."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("environ_restored")  # the nannies set thread variables
 def test_dask_backend_matches_loky(tmp_path: Path) -> None:
     """A real dask.distributed cluster of two workers on loopback."""
     distributed = pytest.importorskip("dask.distributed")
