@@ -5,8 +5,8 @@ with ``--backend fork`` and two or more jobs they warm up on an idle core while 
 command line imports and checks its config); they are stopped on every way out, a
 Ctrl-C during the imports included (exit 1, one line, as later). That Ctrl-C is
 held until the modules are loaded, then acted on: raised inside a library's import,
-it could be swallowed there (C code that clears errors; ~1 in 100 tries), and the
-run would go on as if it had not been pressed.
+it could be swallowed there (C code that clears errors: 1 in 60 tries at some
+moments), and the run went on as if it had not been pressed.
 
 The garbage collector is off while the modules load (and, in the warm process, the
 compiled kernel): they make ~10^5 objects that live as long as the process, and
