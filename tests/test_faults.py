@@ -277,3 +277,26 @@ def test_out_that_is_a_file(where: str, tmp_path: Path, capsys) -> None:
     assert len(err.splitlines()) == 1
     assert "is a file, not a directory" in err
     assert blocker.read_text() == "x"
+
+
+def test_a_resume_removes_the_leftovers_of_killed_writes(
+    finished: Path, tmp_path: Path
+) -> None:
+    """Temporary files of a write cut short (a worker killed before its rename) are
+    removed by the resume, which recomputes the batch they belonged to."""
+    out = copy_of(finished, tmp_path)
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["finished"] = None
+    path.write_text(json.dumps(manifest))
+    (out / "batches" / "p000_b00001.seal.json").unlink()
+    leftovers = [
+        out / "batches" / ".p000_b00001_runs.parquet.4242.tmp",
+        out / ".summary.json.4242.tmp",
+    ]
+    for tmp in leftovers:
+        tmp.write_bytes(b"half a write")
+    assert main(["--quiet", "--no-report", "--out", str(out), "--resume"]) == 0
+    assert not [p for p in leftovers if p.exists()]
+    assert not list(out.rglob("*.tmp"))
+    assert_same_records(finished, out)

@@ -279,12 +279,21 @@ class RunDirectory:
                 f"--resume: the run was written by trajectories {written}, this is "
                 f"{this}; one run never mixes versions: choose another --out"
             )
+        self._remove_leftovers()
         self.damaged = self.verify(batches)
         if old.get("finished") and not self.damaged:
             raise ConfigError(f"--out {self.path}: the run is already finished")
         old["finished"] = None
         old["resumed"] = [*old.get("resumed", []), _now()]
         _atomic_write_text(self.manifest_path, json.dumps(old, indent=2))
+
+    def _remove_leftovers(self) -> None:
+        """Remove the temporary files of writes that never finished (a process
+        killed mid-write: ``_atomic_write_bytes``), never read as records. Only under
+        the lock: whoever wrote them has ended."""
+        for folder in (self.path, self.batch_dir):
+            for tmp in folder.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     def _file(self, batch: Batch, table: str) -> Path:
         return self.batch_dir / f"{batch.name}_{table}.parquet"
