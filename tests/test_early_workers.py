@@ -20,6 +20,7 @@ import pytest
 from conftest import SMALL_RUN
 from test_cli import records
 
+from trajectories.pipeline import batches
 from trajectories.pipeline.backends import _worker_start
 from trajectories.pipeline.cli import main
 from trajectories.pipeline.early_workers import (
@@ -406,23 +407,43 @@ def test_the_warm_process_freezes_what_it_loaded_and_its_workers_collect() -> No
         assert frozen > 10_000, where  # modules and compiled kernel
 
 
-def test_the_command_runs_with_its_modules_frozen_and_the_collector_on() -> None:
+COLLECTOR_PROBE = """
+import gc, importlib.abc, importlib.util, runpy, sys
+
+class Probe(importlib.abc.MetaPathFinder):  # the command line's module, observed
+    def find_spec(self, name, path, target=None):
+        if name != "trajectories.pipeline.cli":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            print("loading", gc.isenabled())
+            load(module)
+            def main(early=None):
+                print("running", gc.isenabled(), gc.get_freeze_count() > 10_000)
+                return 0
+            module.main = main
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Probe())
+sys.argv = ["run", "--jobs", "1"]
+runpy.run_module("trajectories.run", run_name="__main__")
+"""
+
+
+def test_the_command_loads_with_the_collector_off_and_runs_with_it_on() -> None:
     """``python -m trajectories.run`` loads its modules with the collector off, then
     freezes them and turns it on before the run."""
-    code = (
-        "import gc, runpy, sys\n"
-        "import trajectories.pipeline.cli as cli\n"
-        "def main(early=None):\n"
-        "    print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n"
-        "    return 0\n"
-        "cli.main = main\n"
-        "sys.argv = ['run', '--jobs', '1']\n"
-        "runpy.run_module('trajectories.run', run_name='__main__')\n"
-    )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", COLLECTOR_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert (out.returncode, out.stdout.split()) == (0, ["True", "True"]), out.stderr
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["loading False", "running True True"]
 
 
 BLAS_PROBE = """
@@ -522,3 +543,56 @@ def test_ctrl_c_during_the_imports_is_not_lost_in_a_library() -> None:
         [sys.executable, "-c", unheld], capture_output=True, text=True, timeout=60
     )
     assert (out.returncode, out.stdout) == (0, "ran\n")  # lost: the run went on
+
+
+HANGING_IMPORT = SWALLOWING_IMPORT.replace(
+    """        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C now, in mid-import
+            time.sleep(0.2)
+        except BaseException:
+            pass""",
+    """        os.kill(os.getpid(), signal.SIGINT)  # held
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)  # pressed again: stops the import
+        time.sleep(30)  # an import that hangs""",
+)
+
+
+def test_a_second_ctrl_c_stops_an_import_that_hangs() -> None:
+    assert HANGING_IMPORT != SWALLOWING_IMPORT
+    start = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", HANGING_IMPORT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (out.returncode, out.stdout, out.stderr) == (1, "", "error: interrupted\n")
+    assert time.monotonic() - start < 20  # not after the 30 s the import hangs
+
+
+GARBAGE = 1_000_000
+"""Dead objects the stand-in for a compiling kernel makes (a real compile: ~5 M)."""
+
+
+def _frozen() -> Iterator[int]:
+    yield gc.get_freeze_count()
+
+
+def test_a_load_that_made_garbage_collects_before_freezing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warm process that compiles its kernel (millions of short-lived objects)
+    collects as it goes: it does not freeze them for good in it and its workers."""
+
+    def compiled() -> None:
+        for _ in range(GARBAGE):
+            cycle: list = []
+            cycle.append(cycle)
+
+    monkeypatch.setattr(batches, "warm_up", compiled)
+    live = len(gc.get_objects())
+    early = EarlyWorkers()
+    (frozen,) = early.run(_frozen)
+    early.close()
+    assert frozen < live + GARBAGE // 2

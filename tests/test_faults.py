@@ -283,20 +283,26 @@ def test_a_resume_removes_the_leftovers_of_killed_writes(
     finished: Path, tmp_path: Path
 ) -> None:
     """Temporary files of a write cut short (a worker killed before its rename) are
-    removed by the resume, which recomputes the batch they belonged to."""
+    removed by the resume, which recomputes the batch they belonged to; those of a
+    live writer, and the report's, are left alone."""
     out = copy_of(finished, tmp_path)
     path = out / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["finished"] = None
     path.write_text(json.dumps(manifest))
     (out / "batches" / "p000_b00001.seal.json").unlink()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
     leftovers = [
-        out / "batches" / ".p000_b00001_runs.parquet.4242.tmp",
-        out / ".summary.json.4242.tmp",
+        out / "batches" / f".p000_b00001_runs.parquet.{dead.pid}.tmp",
+        out / f".summary.json.{dead.pid}.tmp",
     ]
-    for tmp in leftovers:
+    kept = [out / f".summary.json.{os.getppid()}.tmp", out / ".report.md.tmp"]
+    for tmp in leftovers + kept:
         tmp.write_bytes(b"half a write")
     assert main(["--quiet", "--no-report", "--out", str(out), "--resume"]) == 0
     assert not [p for p in leftovers if p.exists()]
-    assert not list(out.rglob("*.tmp"))
+    assert all(p.exists() for p in kept)
+    for tmp in kept:
+        tmp.unlink()
     assert_same_records(finished, out)

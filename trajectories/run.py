@@ -6,7 +6,8 @@ command line imports and checks its config); they are stopped on every way out, 
 Ctrl-C during the imports included (exit 1, one line, as later). That Ctrl-C is
 held until the modules are loaded, then acted on: raised inside a library's import,
 it could be swallowed there (C code that clears errors: 1 in 60 tries at some
-moments), and the run went on as if it had not been pressed.
+moments), and the run went on as if it had not been pressed. A second Ctrl-C stops
+the loading at once (an import that hangs).
 
 The garbage collector is off while the modules load (and, in the warm process, the
 compiled kernel): they make ~10^5 objects that live as long as the process, and
@@ -26,18 +27,29 @@ import os
 import signal
 import sys
 
+HELD: list[int] = []
+"""Ctrl-C pressed while the modules load (``_hold``)."""
+
+
+def _hold(signum: int, frame: object) -> None:
+    """Hold a Ctrl-C until the modules are loaded; a second one stops at once."""
+    if HELD:
+        raise KeyboardInterrupt
+    HELD.append(signum)
+
+
 if __name__ == "__main__":
-    held: list[int] = []  # Ctrl-C while the modules load: acted on once loaded
-    signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    signal.signal(signal.SIGINT, _hold)
     gc.disable()  # until the modules are loaded, here and in the warm process
     from trajectories.pipeline import early_workers
 
     early = early_workers.start(sys.argv[1:])
     try:
-        from trajectories.pipeline.cli import main  # after the workers' start
-
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        if held:
+        try:
+            from trajectories.pipeline.cli import main  # after the workers' start
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        if HELD:
             raise KeyboardInterrupt
         gc.freeze()
         gc.enable()

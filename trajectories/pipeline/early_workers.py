@@ -183,9 +183,7 @@ def _serve(conn: Connection, ours: Connection, parent: int) -> None:
     signal.signal(signal.SIGTERM, _end_with_workers)
     ours.close()  # the run's end: a run that ends without a job closes the pipe
     stop_with_parent(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))
-    gc.disable()  # while it loads: see _load
     _load()
-    gc.enable()
     try:
         fn, args = conn.recv()
     except EOFError:  # the run ended without a job for its workers
@@ -210,14 +208,23 @@ def _load() -> None:
     and of its records, and the compiled kernel. A failure is left to the batches,
     which meet it again and report it.
 
-    Everything loaded is frozen (``gc.freeze``, the ``gc`` module's recipe for a
-    process that forks): neither this process's collections nor its workers' scan
-    it again, so the workers share its pages instead of copying them.
+    The modules load with the collector off, then are frozen (``gc.freeze``, the
+    ``gc`` module's recipe for a process that forks: neither this process's
+    collections nor its workers' scan them again, so the workers share their pages
+    instead of copying them). The kernel loads with the collector on: compiled
+    afresh (the first run after an install) it makes millions of short-lived
+    objects; what it keeps is frozen too.
     """
+    gc.disable()
     try:
         from trajectories.pipeline import backends, rundir  # noqa: F401
         from trajectories.pipeline.batches import warm_up
-
+    except Exception:
+        return
+    finally:
+        gc.freeze()
+        gc.enable()
+    try:
         warm_up()
     except Exception:
         pass

@@ -90,6 +90,17 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):  # none, or no pid at all
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 def _atomic_write_text(path: Path, text: str) -> None:
     _atomic_write_bytes(path, text.encode("utf-8"))
 
@@ -279,21 +290,25 @@ class RunDirectory:
                 f"--resume: the run was written by trajectories {written}, this is "
                 f"{this}; one run never mixes versions: choose another --out"
             )
-        self._remove_leftovers()
         self.damaged = self.verify(batches)
         if old.get("finished") and not self.damaged:
             raise ConfigError(f"--out {self.path}: the run is already finished")
+        self._remove_leftovers()
         old["finished"] = None
         old["resumed"] = [*old.get("resumed", []), _now()]
         _atomic_write_text(self.manifest_path, json.dumps(old, indent=2))
 
     def _remove_leftovers(self) -> None:
-        """Remove the temporary files of writes that never finished (a process
-        killed mid-write: ``_atomic_write_bytes``), never read as records. Only under
-        the lock: whoever wrote them has ended."""
+        """Remove the temporary files of writes that never finished
+        (``_atomic_write_bytes``: ``.NAME.PID.tmp``, never read as records) whose
+        writer has ended: a process killed mid-write. A live writer's (a worker
+        orphaned by a ``kill -9`` of its run, for the ~0.5 s it lives on) is left
+        alone, as are files of other names (the report's)."""
         for folder in (self.path, self.batch_dir):
-            for tmp in folder.glob(".*.tmp"):
-                tmp.unlink(missing_ok=True)
+            for tmp in folder.glob(".*.*.tmp"):
+                pid = tmp.name.rsplit(".", 2)[-2]
+                if pid.isdigit() and not _alive(int(pid)):
+                    tmp.unlink(missing_ok=True)
 
     def _file(self, batch: Batch, table: str) -> Path:
         return self.batch_dir / f"{batch.name}_{table}.parquet"
