@@ -481,7 +481,9 @@ def _blas_probe(argv: list[str], env: dict[str, str]) -> list:
     return json.loads(out.stdout)
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: one BLAS thread")
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="one usable core: one BLAS thread"
+)
 def test_a_run_with_forked_workers_computes_on_one_blas_thread() -> None:
     """OpenBLAS starts no thread pool in the run or in its warm process (its threads
     would spin in each forked worker); a user's own setting is kept, and a run
