@@ -9,11 +9,11 @@ it could be swallowed there (C code that clears errors: 1 in 60 tries at some
 moments), and the run went on as if it had not been pressed. A second Ctrl-C stops
 the loading at once (an import that hangs).
 
-The garbage collector is off while the modules load (and, in the warm process, the
-compiled kernel): they make ~10^5 objects that live as long as the process, and
-collecting them as they are made costs ~0.1 s of each start-up. Once loaded they
-are frozen (``gc.freeze``: never scanned again, and forked processes share their
-pages instead of copying them on the first collection) and the collector resumes.
+The garbage collector is off while the modules load (here and in the warm process):
+they make ~10^5 objects that live as long as the process, and collecting them as
+they are made costs ~0.1 s of each start-up. Once loaded they are frozen
+(``gc.freeze``: never scanned again, and forked processes share their pages instead
+of copying them on the first collection) and the collector resumes.
 
 The process ends with ``os._exit`` once the command has returned and its output is
 flushed: every file is written and closed, every lock released and every worker
