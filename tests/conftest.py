@@ -52,3 +52,38 @@ SMALL_RUN = [
     "protocol.attempts=15",
 ]
 """Command-line options of a small run (800 machines, 15 attempts)."""
+
+
+OBSERVED_COMMAND = """
+import gc, importlib.abc, importlib.util, runpy, sys
+HOOKS
+
+class Observer(importlib.abc.MetaPathFinder):  # MODULE, observed as it loads
+    def find_spec(self, name, path, target=None):
+        if name != "MODULE":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+        def exec_module(module):
+            before(module)
+            load(module)
+            after(module)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Observer())
+sys.argv = ["COMMAND", *sys.argv[1:]]
+runpy.run_module("COMMAND", run_name="__main__")
+"""
+
+
+def observed_command(command: str, module: str, hooks: str) -> str:
+    """Code for ``python -c`` that runs ``python -m command`` (arguments after the
+    code), calling ``before(m)`` and ``after(m)`` (defined by ``hooks``) around the
+    loading of ``module`` (imported by the command)."""
+    return (
+        OBSERVED_COMMAND.replace("HOOKS", hooks)
+        .replace("MODULE", module)
+        .replace("COMMAND", command)
+    )

@@ -17,7 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_RUN
+from conftest import SMALL_RUN, observed_command
 from test_cli import records
 
 from trajectories.pipeline import batches
@@ -407,41 +407,36 @@ def test_the_warm_process_freezes_what_it_loaded_and_its_workers_collect() -> No
         assert frozen > 10_000, where  # modules and compiled kernel
 
 
-COLLECTOR_PROBE = """
-import gc, importlib.abc, importlib.util, runpy, sys
+def _python(code: str, *argv: str) -> subprocess.CompletedProcess:
+    """``python -c code *argv``, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
-class Probe(importlib.abc.MetaPathFinder):  # the command line's module, observed
-    def find_spec(self, name, path, target=None):
-        if name != "trajectories.pipeline.cli":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        load = spec.loader.exec_module
-        def exec_module(module):
-            print("loading", gc.isenabled())
-            load(module)
-            def main(early=None):
-                print("running", gc.isenabled(), gc.get_freeze_count() > 10_000)
-                return 0
-            module.main = main
-        spec.loader.exec_module = exec_module
-        return spec
 
-sys.meta_path.insert(0, Probe())
-sys.argv = ["run", "--jobs", "1"]
-runpy.run_module("trajectories.run", run_name="__main__")
-"""
+COLLECTOR_PROBE = observed_command(
+    "trajectories.run",
+    "trajectories.pipeline.cli",
+    """
+def before(module):
+    print("loading", gc.isenabled())
+
+def after(module):
+    def main(early=None):
+        print("running", gc.isenabled(), gc.get_freeze_count() > 10_000)
+        return 0
+    module.main = main
+""",
+)
 
 
 def test_the_command_loads_with_the_collector_off_and_runs_with_it_on() -> None:
     """``python -m trajectories.run`` loads its modules with the collector off, then
     freezes them and turns it on before the run."""
-    out = subprocess.run(
-        [sys.executable, "-c", COLLECTOR_PROBE],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _python(COLLECTOR_PROBE, "--jobs", "1")
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["loading False", "running True True"]
 
@@ -531,19 +526,12 @@ def test_ctrl_c_during_the_imports_is_not_lost_in_a_library() -> None:
     """A Ctrl-C that lands while a library loads is held, then acted on: exit 1,
     one line, the run not started. Raised there, a library that clears errors
     would swallow it (the negative control below)."""
-    out = subprocess.run(
-        [sys.executable, "-c", SWALLOWING_IMPORT],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _python(SWALLOWING_IMPORT)
     assert (out.returncode, out.stdout, out.stderr) == (1, "", "error: interrupted\n")
     unheld = SWALLOWING_IMPORT.replace(
         "sys.meta_path.insert", "signal.signal = lambda *a: None\nsys.meta_path.insert"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", unheld], capture_output=True, text=True, timeout=60
-    )
+    out = _python(unheld)
     assert (out.returncode, out.stdout) == (0, "ran\n")  # lost: the run went on
 
 
@@ -563,12 +551,7 @@ HANGING_IMPORT = SWALLOWING_IMPORT.replace(
 def test_a_second_ctrl_c_stops_an_import_that_hangs() -> None:
     assert HANGING_IMPORT != SWALLOWING_IMPORT
     start = time.monotonic()
-    out = subprocess.run(
-        [sys.executable, "-c", HANGING_IMPORT],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _python(HANGING_IMPORT)
     assert (out.returncode, out.stdout, out.stderr) == (1, "", "error: interrupted\n")
     assert time.monotonic() - start < 20  # not after the 30 s the import hangs
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL_RUN
+from conftest import SMALL_RUN, observed_command
 from matplotlib.image import imread
 from test_early_workers import BLAS_THREADS_ENV
 
@@ -131,34 +131,23 @@ def test_report_module_runs_with_its_modules_frozen(
     """``python -m trajectories.report``: the report and its exit codes, its modules
     loaded with the collector off, then frozen, and BLAS on one thread (as ``python
     -m trajectories.run`` with forked workers)."""
-    probe = """
-import gc, importlib.abc, importlib.util, runpy, sys
+    probe = observed_command(
+        "trajectories.report",
+        "trajectories.pipeline.report",
+        """
+def before(module):
+    pass
 
-def checked(write):
+def after(module):  # write_report, checked when the report is written
+    write = module.write_report
     def write_report(*args, **kwargs):
         from threadpoolctl import threadpool_info
         blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
         print(gc.isenabled(), gc.get_freeze_count() > 10_000, max(blas))
         return write(*args, **kwargs)
-    return write_report
-
-class Probe(importlib.abc.MetaPathFinder):  # wraps write_report as it loads
-    def find_spec(self, name, path, target=None):
-        if name != "trajectories.pipeline.report":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        load = spec.loader.exec_module
-        def exec_module(module):
-            load(module)
-            module.write_report = checked(module.write_report)
-        spec.loader.exec_module = exec_module
-        return spec
-
-sys.meta_path.insert(0, Probe())
-sys.argv = ["report", *sys.argv[1:]]
-runpy.run_module("trajectories.report", run_name="__main__")
-"""
+    module.write_report = write_report
+""",
+    )
 
     def command(*argv: str) -> subprocess.CompletedProcess:
         return subprocess.run(
